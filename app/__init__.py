@@ -1,0 +1,1 @@
+"""Tessera: a multi-tenant process and data platform."""

@@ -1,0 +1,1 @@
+"""Cross-cutting machinery: configuration, database, tenancy, security, errors."""

@@ -1,0 +1,84 @@
+"""Settings: every knob is an environment variable, read by this one class.
+
+The README lists each variable with its default. Settings are built explicitly
+(`get_settings()` in the app factory and the worker), never at import time, so tests
+can build the app with other values.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Values that must never protect a deployment outside development and tests.
+_PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "development-only-secret"}
+_DEV_SECRET = "development-only-secret"  # noqa: S105 - refused outside development, see below
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    environment: Literal["development", "test", "production"] = "development"
+
+    # The API and worker connect as a role that neither owns the tables nor bypasses RLS;
+    # migrations run as the owner (DATABASE_OWNER_URL, defaults to DATABASE_URL).
+    database_url: str = "postgresql+asyncpg://tessera_app@127.0.0.1:5432/tessera"
+    database_owner_url: str | None = None
+    database_pool_size: int = Field(default=10, ge=1)
+    database_max_overflow: int = Field(default=10, ge=0)
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+
+    secret_key: SecretStr = SecretStr(_DEV_SECRET)
+    access_token_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+
+    admin_user: str | None = None
+    admin_password: SecretStr | None = None
+    # Comma-separated group ids whose members are admins (see DESIGN §3 "Principal").
+    admin_groups: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["admin"])
+
+    # Global switch of the tenant check (DESIGN §3 "Switches"). Off = everyone sees all rows.
+    tenant_check_enabled: bool = True
+
+    # Sign-in throttling: after this many failed attempts for one user inside the window,
+    # further attempts are refused with 429 until the window has passed.
+    login_max_failures: int = Field(default=5, ge=1)
+    login_failure_window_seconds: int = Field(default=300, ge=1)
+
+    # Request bodies above this many bytes are refused with 413 before parsing.
+    max_json_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_page_size: int = Field(default=1000, ge=1)
+
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @field_validator("admin_groups", mode="before")
+    @classmethod
+    def _split_groups(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secret(self) -> Settings:
+        secret = self.secret_key.get_secret_value()
+        if self.environment == "production" and (
+            secret.lower() in _PLACEHOLDER_SECRETS or len(secret) < 32
+        ):
+            raise ValueError(
+                "SECRET_KEY must be a random value of at least 32 characters in production, "
+                "e.g. from `python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+            )
+        return self
+
+    @property
+    def migration_database_url(self) -> str:
+        return self.database_owner_url or self.database_url
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,77 @@
+"""Engine, sessions and the unit of work.
+
+One unit of work per request or job: a session bound to a tenancy context, committed
+once when the work succeeds and rolled back on any error. Services never commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from app.core.config import Settings
+from app.core.tenancy import TenancyContext, bind_context
+
+SessionFactory = async_sessionmaker[AsyncSession]
+
+
+def create_engine(settings: Settings, *, url: str | None = None) -> AsyncEngine:
+    return create_async_engine(
+        url or settings.database_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+        pool_pre_ping=False,
+    )
+
+
+def create_session_factory(engine: AsyncEngine) -> SessionFactory:
+    # expire_on_commit=False: objects stay readable after the unit of work commits.
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
+
+
+@asynccontextmanager
+async def unit_of_work(
+    factory: SessionFactory, context: TenancyContext, *, settings: Settings
+) -> AsyncIterator[AsyncSession]:
+    """A session in `context` that commits on success and rolls back on any error."""
+    async with factory() as session:
+        bind_context(session, context, check_enabled=settings.tenant_check_enabled)
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+async def refuse_privileged_role(engine: AsyncEngine) -> None:
+    """Refuse to serve as a role that skips row-level security (the second tenancy layer).
+
+    Superusers and BYPASSRLS roles ignore RLS even when it is forced; the table owner is
+    subject to it only because every policy table is FORCEd, but we still want a
+    separate role so that a bad migration cannot be run from the API's credentials.
+    """
+    async with engine.connect() as connection:
+        row = (
+            await connection.execute(
+                text("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user")
+            )
+        ).one()
+    if row[0]:
+        raise RuntimeError(
+            "DATABASE_URL connects as a superuser or BYPASSRLS role, which skips row-level "
+            "security. Connect the API and worker as an ordinary role (see README)."
+        )
+
+
+async def ping_database(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))

@@ -1,0 +1,60 @@
+"""Camunda-style list parameters: firstResult/maxResults (capped) and sortBy/sortOrder."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+from sqlalchemy import Select, SQLColumnExpression
+
+from app.core.errors import BadRequest
+
+SortOrder = Literal["asc", "desc"]
+S = TypeVar("S", bound=Select[Any])
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    first_result: int
+    max_results: int
+
+    def apply(self, statement: S) -> S:
+        return statement.offset(self.first_result).limit(self.max_results)
+
+
+@dataclass(frozen=True, slots=True)
+class Sorting:
+    sort_by: str | None
+    sort_order: SortOrder | None
+
+    def apply(
+        self,
+        statement: S,
+        columns: Mapping[str, SQLColumnExpression[Any]],
+        *,
+        tiebreak: SQLColumnExpression[Any],
+    ) -> S:
+        """Order by the requested column, then `tiebreak` (the key) for a stable page order.
+
+        NULLs (e.g. shared rows' tenant) sort first ascending and last descending, the same
+        in every query, so paging never skips or repeats a row.
+        """
+        if self.sort_by is None:
+            if self.sort_order is not None:
+                raise BadRequest("sortOrder needs sortBy.")
+            return statement.order_by(tiebreak)
+        column = columns.get(self.sort_by)
+        if column is None:
+            allowed = ", ".join(sorted(columns))
+            raise BadRequest(f"sortBy must be one of: {allowed}.")
+        if self.sort_order == "desc":
+            return statement.order_by(column.desc().nulls_last(), tiebreak.desc())
+        return statement.order_by(column.asc().nulls_first(), tiebreak.asc())
+
+
+def make_page(first_result: int, max_results: int | None, *, cap: int) -> Page:
+    """`maxResults` defaults to and is capped at `cap` (MAX_PAGE_SIZE)."""
+    if max_results is None or max_results > cap:
+        max_results = cap
+    return Page(first_result, max_results)

@@ -1,0 +1,75 @@
+"""Passwords (argon2 via pwdlib) and bearer tokens (JWT, HS256 with SECRET_KEY).
+
+A token names the user and expires; it carries no tenants or groups. Those are read from
+the database on each request, so a removed membership or a deleted user takes effect on
+the very next request (CONFORMANCE A14, A15). A token issued before its user was created
+is refused, so deleting a user and re-creating the id does not revive old tokens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import jwt
+from pwdlib import PasswordHash
+
+from app.core.config import Settings
+from app.core.errors import Unauthorized
+
+ALGORITHM = "HS256"
+_password_hash = PasswordHash.recommended()
+# Verified against when the user does not exist, so both paths take the same time.
+_DUMMY_HASH = _password_hash.hash("tessera-dummy-password")
+
+
+async def hash_password(password: str) -> str:
+    """argon2 costs tens of milliseconds of CPU: run it off the event loop."""
+    return await asyncio.to_thread(_password_hash.hash, password)
+
+
+async def verify_password(password: str, password_hash: str | None) -> bool:
+    """False for a user without a password, after the same work as a real check."""
+    if password_hash is None:
+        await asyncio.to_thread(_password_hash.verify, password, _DUMMY_HASH)
+        return False
+    return await asyncio.to_thread(_password_hash.verify, password, password_hash)
+
+
+def create_access_token(settings: Settings, user_id: str) -> tuple[str, int]:
+    """A signed token for `user_id` and its lifetime in seconds."""
+    lifetime = timedelta(minutes=settings.access_token_minutes)
+    now = datetime.now(UTC)
+    claims = {"sub": user_id, "iat": now, "exp": now + lifetime, "jti": uuid.uuid4().hex}
+    token = jwt.encode(claims, settings.secret_key.get_secret_value(), algorithm=ALGORITHM)
+    return token, int(lifetime.total_seconds())
+
+
+@dataclass(frozen=True, slots=True)
+class TokenClaims:
+    user_id: str
+    issued_at: datetime
+
+
+def read_access_token(settings: Settings, token: str) -> TokenClaims:
+    """The claims of a valid token; 401 for any malformed, forged or expired one.
+
+    Only HS256 is accepted, so `alg=none` and algorithm-confusion tokens fail here.
+    """
+    try:
+        claims = jwt.decode(
+            token,
+            settings.secret_key.get_secret_value(),
+            algorithms=[ALGORITHM],
+            options={"require": ["sub", "exp", "iat"]},
+        )
+    except jwt.ExpiredSignatureError:
+        raise Unauthorized("The token has expired.") from None
+    except jwt.InvalidTokenError:
+        raise Unauthorized("The token is invalid.") from None
+    subject, issued_at = claims.get("sub"), claims.get("iat")
+    if not isinstance(subject, str) or not subject or not isinstance(issued_at, int):
+        raise Unauthorized("The token is invalid.")
+    return TokenClaims(subject, datetime.fromtimestamp(issued_at, UTC))

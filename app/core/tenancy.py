@@ -1,0 +1,428 @@
+"""The tenancy core: who may see and change which rows. DESIGN.md §3 is the contract.
+
+Everything about tenant isolation lives here and nowhere else:
+
+* the caller: `Principal` (built per request) and `TenancyContext` (what one unit of work
+  may see: a principal's tenants, one tenant + acting user for background work, or the
+  system context);
+* the three kinds of tables: `TenantOwned`, `Shareable` and `PlatformTable` mixins, and
+  `tenant_reference()` for composite foreign keys that make cross-tenant links impossible;
+* layer 1, the ORM: a `do_orm_execute` listener adding `with_loader_criteria` to every
+  SELECT, UPDATE and DELETE (relationship and column loads included) and a `before_flush`
+  guard that stamps `tenant_id` on new rows and refuses writes outside the context;
+* layer 2, PostgreSQL row-level security: `row_level_security_ddl()` (used by migrations)
+  creates policies that read two per-transaction settings, which this module sets when a
+  transaction begins. Either layer alone keeps tenants apart;
+* the switches: `TENANT_CHECK_ENABLED` (global), `check_disabled()` (one unit of work,
+  scoped, logged), and the admin bypass.
+
+A session without a context refuses to run ORM statements: no context never means
+"see everything".
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import (
+    ForeignKey,
+    ForeignKeyConstraint,
+    String,
+    UniqueConstraint,
+    event,
+    func,
+    inspect,
+    or_,
+    select,
+)
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import (
+    Mapped,
+    ORMExecuteState,
+    Session,
+    SessionTransaction,
+    declared_attr,
+    mapped_column,
+    with_loader_criteria,
+)
+
+from app.core.errors import Forbidden, NotFound, TenancyViolation, TenantImmutable, TenantRequired
+
+logger = logging.getLogger(__name__)
+
+# Tenant, user and group ids are caller-chosen strings (Camunda style) checked against this.
+IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
+IDENTIFIER_MAX_LENGTH = 64
+
+# Per-transaction PostgreSQL settings read by the row-level security policies.
+RLS_TENANT_IDS = "tessera.tenant_ids"
+RLS_BYPASS = "tessera.bypass"
+
+# Keys in Session.info.
+_CONTEXT = "tessera.context"
+_CHECK_ENABLED = "tessera.tenant_check_enabled"
+_DISABLED_REASONS = "tessera.check_disabled_reasons"
+
+
+# --------------------------------------------------------------------------- the caller
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller, rebuilt from the database on every request."""
+
+    user_id: str
+    group_ids: frozenset[str]
+    tenant_ids: frozenset[str]
+    is_admin: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TenancyContext:
+    """What one unit of work may see and change.
+
+    `tenant_ids`: the tenants whose rows are visible (plus shared rows).
+    `sees_all`: admin or system; bypasses the check (reads and writes everywhere).
+    `user_id`: the acting user (None for the system and before authentication).
+    """
+
+    tenant_ids: frozenset[str]
+    sees_all: bool
+    user_id: str | None
+    kind: Literal["request", "tenant", "system", "unauthenticated"]
+
+    @classmethod
+    def for_principal(cls, principal: Principal) -> TenancyContext:
+        return cls(principal.tenant_ids, principal.is_admin, principal.user_id, "request")
+
+    @classmethod
+    def for_tenant(cls, tenant_id: str, *, user_id: str | None) -> TenancyContext:
+        """Background work on behalf of `user_id` inside exactly one tenant."""
+        return cls(frozenset({tenant_id}), False, user_id, "tenant")
+
+    @classmethod
+    def system(cls) -> TenancyContext:
+        """Platform maintenance: sees every tenant. Use sparingly and say why at the call."""
+        return cls(frozenset(), True, None, "system")
+
+    @classmethod
+    def unauthenticated(cls) -> TenancyContext:
+        """Before the caller is known: platform tables only, no tenant or shared row."""
+        return cls(frozenset(), False, None, "unauthenticated")
+
+
+def bind_context(
+    session: AsyncSession | Session, context: TenancyContext, *, check_enabled: bool
+) -> None:
+    """Attach the context to a session; required before any ORM statement runs.
+
+    `check_enabled` is `TENANT_CHECK_ENABLED`. When a transaction is already open the
+    database settings are refreshed by `sync_database_settings()`.
+    """
+    info = _info(session)
+    info[_CONTEXT] = context
+    info[_CHECK_ENABLED] = check_enabled
+    info.setdefault(_DISABLED_REASONS, [])
+
+
+def current_context(session: AsyncSession | Session) -> TenancyContext:
+    context = _info(session).get(_CONTEXT)
+    if context is None:
+        raise TenancyViolation("A session was used without a tenancy context.")
+    assert isinstance(context, TenancyContext)
+    return context
+
+
+def sees_everything(session: AsyncSession | Session) -> bool:
+    """True when the check does not apply: disabled globally or for this command, or admin."""
+    info = _info(session)
+    context = current_context(session)
+    return bool(
+        not info.get(_CHECK_ENABLED, True) or info.get(_DISABLED_REASONS) or context.sees_all
+    )
+
+
+def can_see_tenant(session: AsyncSession | Session, tenant_id: str | None) -> bool:
+    """Whether rows of `tenant_id` (None = shared) are visible in this session."""
+    if tenant_id is None or sees_everything(session):
+        return True
+    return tenant_id in current_context(session).tenant_ids
+
+
+def _info(session: AsyncSession | Session) -> dict[str, Any]:
+    return session.info
+
+
+# --------------------------------------------------------------------------- the switches
+
+
+@asynccontextmanager
+async def check_disabled(session: AsyncSession, *, reason: str) -> AsyncIterator[None]:
+    """Turn the tenant check off for the statements inside the block (A5).
+
+    Logged with `reason`. On exit, even on error, the check is restored, the database
+    settings follow, and every object loaded inside the block that the caller may not see
+    is expunged from the identity map, so `session.get()` cannot hand it out afterwards.
+    Pending changes inside the block are flushed before the check comes back.
+    """
+    context = current_context(session)
+    reasons: list[str] = _info(session)[_DISABLED_REASONS]
+    logger.info(
+        "tenant check disabled",
+        extra={"reason": reason, "user_id": context.user_id, "context": context.kind},
+    )
+    reasons.append(reason)
+    try:
+        await sync_database_settings(session)
+        yield
+        await session.flush()
+    finally:
+        reasons.pop()
+        _expunge_invisible(session.sync_session)
+        if session.in_transaction():
+            await sync_database_settings(session)
+        logger.info("tenant check restored", extra={"reason": reason})
+
+
+def _expunge_invisible(session: Session) -> None:
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, TenantScoped) and not can_see_tenant(session, obj.tenant_id):
+            session.expunge(obj)
+
+
+# --------------------------------------------------------------------------- the mixins
+
+
+class TenantScoped:
+    """Base of the two tenant-scoped kinds; never used directly by a model."""
+
+    tenant_id: Mapped[str | None]
+
+
+class TenantOwned(TenantScoped):
+    """Rows of exactly one tenant (`tenant_id NOT NULL`, never changes after insert).
+
+    The table also gets UNIQUE (tenant_id, id): the target of `tenant_reference()` from
+    other tenant-owned tables. Extra table args go in `__tenant_table_args__`.
+    """
+
+    __tenant_table_args__: tuple[Any, ...] = ()
+
+    @declared_attr
+    def tenant_id(cls) -> Mapped[str]:
+        return mapped_column(
+            String(IDENTIFIER_MAX_LENGTH), ForeignKey("tenants.id"), nullable=False
+        )
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[Any, ...]:
+        return (UniqueConstraint("tenant_id", "id"), *cls.__tenant_table_args__)
+
+
+class Shareable(TenantScoped):
+    """Rows of one tenant, or shared by all (`tenant_id` NULL), written only by admins."""
+
+    @declared_attr
+    def tenant_id(cls) -> Mapped[str | None]:
+        return mapped_column(
+            String(IDENTIFIER_MAX_LENGTH), ForeignKey("tenants.id"), nullable=True, index=True
+        )
+
+
+class PlatformTable:
+    """Marks a table with no tenant (tenants, users, groups, memberships): admins manage it."""
+
+
+def tenant_reference(
+    column: str, target_table: str, *, ondelete: str | None = None
+) -> ForeignKeyConstraint:
+    """Composite foreign key (tenant_id, column) → target (tenant_id, id).
+
+    Put it in `__tenant_table_args__` of a tenant-owned model: the database then refuses a
+    link from a row of one tenant to a row of another, whatever the application does.
+    """
+    return ForeignKeyConstraint(
+        ["tenant_id", column],
+        [f"{target_table}.tenant_id", f"{target_table}.id"],
+        ondelete=ondelete,
+    )
+
+
+# --------------------------------------------------------------------------- layer 1: ORM
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _add_tenant_criteria(state: ORMExecuteState) -> None:
+    """Every ORM SELECT/UPDATE/DELETE sees only the context's tenants (plus shared rows)."""
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    session = state.session
+    if sees_everything(session):
+        return
+    context = current_context(session)
+    visible = tuple(sorted(context.tenant_ids))
+    owned = with_loader_criteria(
+        TenantOwned, lambda cls: cls.tenant_id.in_(visible), include_aliases=True
+    )
+    if context.kind == "unauthenticated":
+        shareable = with_loader_criteria(
+            Shareable, lambda cls: cls.tenant_id.in_(visible), include_aliases=True
+        )
+    else:
+        shareable = with_loader_criteria(
+            Shareable,
+            lambda cls: or_(cls.tenant_id.in_(visible), cls.tenant_id.is_(None)),
+            include_aliases=True,
+        )
+    state.statement = state.statement.options(owned, shareable)
+
+
+@event.listens_for(Session, "before_flush")
+def _guard_writes(session: Session, _flush_context: Any, _instances: Any) -> None:
+    """Stamp new rows with their tenant and refuse writes outside the context."""
+    for obj in session.new:
+        if isinstance(obj, TenantOwned):
+            _stamp_tenant(session, obj)
+        if isinstance(obj, TenantScoped):
+            _check_writable(session, obj.tenant_id, missing=Forbidden)
+    for obj in session.dirty:
+        if isinstance(obj, TenantScoped) and session.is_modified(obj):
+            if inspect(obj).attrs.tenant_id.history.has_changes():
+                raise TenantImmutable("The tenant of a row cannot be changed.")
+            _check_writable(session, obj.tenant_id, missing=NotFound)
+    for obj in session.deleted:
+        if isinstance(obj, TenantScoped):
+            _check_writable(session, obj.tenant_id, missing=NotFound)
+
+
+def _stamp_tenant(session: Session, obj: TenantOwned) -> None:
+    """A new tenant-owned row without a tenant takes the caller's only tenant."""
+    if obj.tenant_id is not None:
+        return
+    tenants = current_context(session).tenant_ids
+    if len(tenants) != 1:
+        raise TenantRequired("Specify the tenant: the caller is not a member of exactly one.")
+    obj.tenant_id = next(iter(tenants))
+
+
+def _check_writable(
+    session: Session, tenant_id: str | None, *, missing: type[NotFound] | type[Forbidden]
+) -> None:
+    """Shared rows need the bypass (403); another tenant's row is `missing`.
+
+    New rows for a foreign tenant are 403 (the caller named that tenant); changes to an
+    existing foreign row are 404, as if it did not exist.
+    """
+    if sees_everything(session):
+        return
+    if tenant_id is None:
+        raise Forbidden("Only administrators change shared rows.")
+    if tenant_id not in current_context(session).tenant_ids:
+        if missing is Forbidden:
+            raise Forbidden("The caller is not a member of this tenant.")
+        raise NotFound()
+
+
+def require_member(session: AsyncSession | Session, tenant_id: str) -> None:
+    """403 unless the caller may act in `tenant_id` (explicit tenant selectors, DESIGN §3)."""
+    if not can_see_tenant(session, tenant_id):
+        raise Forbidden("The caller is not a member of this tenant.")
+
+
+def resolve_target_tenant(session: AsyncSession | Session, explicit: str | None) -> str:
+    """Target tenant of a write or a resolution by key: explicit, else the only one, else 400."""
+    if explicit is not None:
+        require_member(session, explicit)
+        return explicit
+    tenants = current_context(session).tenant_ids
+    if len(tenants) != 1:
+        raise TenantRequired("Specify the tenant: the caller is not a member of exactly one.")
+    return next(iter(tenants))
+
+
+# --------------------------------------------------------------------------- layer 2: RLS
+
+
+@event.listens_for(Session, "after_begin")
+def _set_database_settings(
+    session: Session, _transaction: SessionTransaction, connection: Connection
+) -> None:
+    """Hand the context to PostgreSQL at transaction start, for the RLS policies.
+
+    Skipped while unauthenticated: the settings are transaction-local, so a fresh
+    transaction already has none, which the policies read as "no tenant, no bypass".
+    """
+    context = _info(session).get(_CONTEXT)
+    if context is None or context.kind == "unauthenticated":
+        return
+    connection.execute(_settings_statement(session))
+
+
+async def sync_database_settings(session: AsyncSession) -> None:
+    """Refresh the settings inside an open transaction (context bound late, switch toggled)."""
+    await session.execute(_settings_statement(session.sync_session))
+
+
+def _settings_statement(session: Session) -> Any:
+    context = current_context(session)
+    return select(
+        func.set_config(RLS_TENANT_IDS, ",".join(sorted(context.tenant_ids)), True),
+        func.set_config(RLS_BYPASS, "on" if sees_everything(session) else "off", True),
+    )
+
+
+def row_level_security_ddl(table: str, kind: Literal["owned", "shareable"]) -> list[str]:
+    """DDL that puts `table` under row-level security (used by migrations).
+
+    FORCE makes the policies apply to the table owner too; only superusers and BYPASSRLS
+    roles skip them, and the API refuses to start as one (see `app.core.db`). Policies are
+    permissive and ORed per command: reads see the caller's tenants (and shared rows for
+    shareable tables); writes need the caller's tenant or the bypass, so a shared row is
+    written only with the bypass. Settings missing = nothing visible, not even shared rows.
+    """
+    member = (
+        f"(current_setting('{RLS_BYPASS}', true) = 'on' OR tenant_id = ANY "
+        f"(string_to_array(current_setting('{RLS_TENANT_IDS}', true), ',')))"
+    )
+    # Shared rows need a context too: the bypass setting is 'on' or 'off' once one is set.
+    shared = f"(tenant_id IS NULL AND current_setting('{RLS_BYPASS}', true) IN ('on', 'off'))"
+    readable = member if kind == "owned" else f"({shared} OR {member})"
+    return [
+        f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
+        f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
+        f"CREATE POLICY tenant_read ON {table} FOR SELECT USING {readable}",
+        f"CREATE POLICY tenant_write ON {table} FOR ALL USING {member} WITH CHECK {member}",
+        f"CREATE TRIGGER tenant_id_immutable BEFORE UPDATE OF tenant_id ON {table} "
+        "FOR EACH ROW EXECUTE FUNCTION tessera_tenant_id_immutable()",
+    ]
+
+
+# Created once by the first migration; the trigger above uses it on every tenant table.
+TENANT_ID_IMMUTABLE_FUNCTION = """
+CREATE OR REPLACE FUNCTION tessera_tenant_id_immutable() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.tenant_id IS DISTINCT FROM OLD.tenant_id THEN
+        RAISE EXCEPTION 'tenant_id of % cannot change', TG_TABLE_NAME
+            USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NEW;
+END $$
+"""
+
+
+def tenant_scoped_tables(mappers: Iterable[Any]) -> list[tuple[str, Literal["owned", "shareable"]]]:
+    """(table, kind) for every tenant-scoped mapper: what RLS and the isolation tests cover."""
+    found: list[tuple[str, Literal["owned", "shareable"]]] = []
+    for mapper in mappers:
+        cls = mapper.class_
+        if issubclass(cls, TenantOwned):
+            found.append((mapper.local_table.name, "owned"))
+        elif issubclass(cls, Shareable):
+            found.append((mapper.local_table.name, "shareable"))
+    return found

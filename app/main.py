@@ -1,0 +1,97 @@
+"""The app factory. Engines and clients are built in the lifespan, never at import time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
+from redis.asyncio import Redis
+
+from app.api import auth, groups, health, tenants, users
+from app.core.config import Settings, get_settings
+from app.core.db import create_engine, create_session_factory, refuse_privileged_role, unit_of_work
+from app.core.errors import install_error_handlers
+from app.core.logging import configure_logging
+from app.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from app.core.tenancy import TenancyContext
+from app.services.identity import ensure_admin
+
+logger = logging.getLogger(__name__)
+
+DESCRIPTION = """
+Tessera: tenant-checked process and data platform with Camunda 7 compatible REST.
+
+Sign in with **Authorize** (user id and password); every other call carries the bearer
+token it returns.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, json_output=settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings)
+        redis = Redis.from_url(settings.redis_url)
+        try:
+            await refuse_privileged_role(engine)
+            app.state.settings = settings
+            app.state.engine = engine
+            app.state.session_factory = create_session_factory(engine)
+            app.state.redis = redis
+            await _ensure_configured_admin(app, settings)
+            yield
+        finally:
+            await redis.aclose()
+            await engine.dispose()
+
+    app = FastAPIOffline(
+        title="Tessera",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        swagger_ui_parameters={"persistAuthorization": True},
+    )
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_json_body_bytes)
+    app.add_middleware(RequestContextMiddleware)
+    for router in (
+        health.router,
+        auth.router,
+        tenants.router,
+        users.router,
+        groups.router,
+        groups.identity_router,
+    ):
+        app.include_router(router)
+    return app
+
+
+async def _ensure_configured_admin(app: FastAPI, settings: Settings) -> None:
+    """DESIGN §1: ADMIN_USER/ADMIN_PASSWORD create that admin at startup if it is missing."""
+    if not (settings.admin_user and settings.admin_password):
+        return
+    async with unit_of_work(
+        app.state.session_factory, TenancyContext.system(), settings=settings
+    ) as session:
+        created = await ensure_admin(
+            session,
+            user_id=settings.admin_user,
+            password=settings.admin_password.get_secret_value(),
+            admin_group=settings.admin_groups[0],
+        )
+    if created:
+        logger.info("admin user created", extra={"admin_user": settings.admin_user})
+
+
+def __getattr__(name: str) -> FastAPI:
+    """`uvicorn app.main:app` builds the app on first access, not when tests import this."""
+    if name == "app":
+        application = create_app()
+        globals()["app"] = application
+        return application
+    raise AttributeError(name)

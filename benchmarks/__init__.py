@@ -1,0 +1,1 @@
+"""Benchmarks: `python benchmarks/bench_<name>.py [--quick]`, run together by `make bench`."""

@@ -1,0 +1,156 @@
+"""Helpers for the API tests: an app + client, seeding through the system context, the
+caller headers (admin, member), problem+json checks and an identity snapshot."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from app.core.config import Settings
+from app.core.db import SessionFactory, unit_of_work
+from app.core.security import hash_password
+from app.core.tenancy import TenancyContext
+from app.main import create_app
+from app.models import (
+    Group,
+    GroupMembership,
+    Tenant,
+    TenantGroupMembership,
+    TenantUserMembership,
+    User,
+)
+from tests.conftest import add_user, bearer
+
+ADMIN_ID = "root"
+ADMIN_PASSWORD = "root-password-123"
+Headers = dict[str, str]
+Seed = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+
+
+@asynccontextmanager
+async def open_client(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """A fresh app for `settings`, started like the server starts it, and a client for it."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://tessera") as client:
+            yield app, client
+
+
+@pytest.fixture
+async def app_and_client(
+    settings: Settings, engine: AsyncEngine
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    async with open_client(settings) as pair:
+        yield pair
+
+
+@pytest.fixture
+def client(app_and_client: tuple[FastAPI, httpx.AsyncClient]) -> httpx.AsyncClient:
+    return app_and_client[1]
+
+
+@pytest.fixture
+def seed(session_factory: SessionFactory, settings: Settings) -> Seed:
+    """`async with seed() as session:` — a system-context unit of work, committed at exit."""
+    return lambda: unit_of_work(session_factory, TenancyContext.system(), settings=settings)
+
+
+@pytest.fixture
+async def admin(seed: Seed, settings: Settings) -> Headers:
+    """Headers of an admin (member of the `admin` group) whose password is ADMIN_PASSWORD."""
+    async with seed() as session:
+        user = await add_user(session, ADMIN_ID, admin=True)
+        user.password_hash = await _admin_password_hash()
+    return bearer(settings, ADMIN_ID)
+
+
+_ADMIN_HASH: list[str] = []
+
+
+async def _admin_password_hash() -> str:
+    """argon2 is slow on purpose: hash once per run."""
+    if not _ADMIN_HASH:
+        _ADMIN_HASH.append(await hash_password(ADMIN_PASSWORD))
+    return _ADMIN_HASH[0]
+
+
+async def member(
+    seed: Seed,
+    settings: Settings,
+    user_id: str,
+    *,
+    tenants: Iterable[str] = (),
+    groups: Iterable[str] = (),
+    password: str | None = None,
+) -> Headers:
+    """Create a non-admin user (tenants must exist) and return its bearer headers."""
+    async with seed() as session:
+        await add_user(session, user_id, tenants=tenants, groups=groups, password=password)
+    return bearer(settings, user_id)
+
+
+def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
+    """An RFC 9457 problem with `status`, and no stack trace anywhere in the body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    for field in ("type", "title", "detail"):
+        assert isinstance(body[field], str) and body[field], field
+    assert "Traceback" not in response.text and 'File "' not in response.text
+    return body
+
+
+async def ids(client: httpx.AsyncClient, path: str, headers: Headers, **params: Any) -> list[str]:
+    """Ids of a list endpoint, in response order."""
+    response = await client.get(path, params=params, headers=headers)
+    assert response.status_code == 200, response.text
+    return [item["id"] for item in response.json()]
+
+
+async def ids_and_count(
+    client: httpx.AsyncClient, path: str, headers: Headers, **params: Any
+) -> list[str]:
+    """Ids of the unpaged list, after checking that `{path}/count` counts exactly those (A12)."""
+    found = await ids(client, path, headers, **params)
+    response = await client.get(f"{path}/count", params=params, headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"count": len(found)}, params
+    return found
+
+
+_IDENTITY_MODELS = (
+    Tenant,
+    User,
+    Group,
+    GroupMembership,
+    TenantUserMembership,
+    TenantGroupMembership,
+)
+
+
+async def identity_rows(seed: Seed) -> dict[str, list[tuple[Any, ...]]]:
+    """Every identity row (all columns, timestamps and password hashes included)."""
+    snapshot: dict[str, list[tuple[Any, ...]]] = {}
+    async with seed() as session:
+        for model in _IDENTITY_MODELS:
+            table = model.__table__
+            statement = select(*table.columns).order_by(*table.primary_key.columns)
+            snapshot[table.name] = [tuple(row) for row in (await session.execute(statement))]
+    return snapshot
+
+
+async def membership_count(seed: Seed) -> int:
+    rows = await identity_rows(seed)
+    return sum(
+        len(rows[m.__table__.name])
+        for m in (GroupMembership, TenantUserMembership, TenantGroupMembership)
+    )

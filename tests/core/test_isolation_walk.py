@@ -1,0 +1,124 @@
+"""One walk over EVERY tenant-scoped mapper: tenant B can neither read, update, delete nor
+link to tenant A's rows. A new model joins the walk by having a factory in `FACTORIES`;
+`test_every_model_declares_its_kind` fails for a model that forgot its mixin, and
+`test_every_tenant_scoped_model_is_walked` for one without a factory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import ForeignKeyConstraint, delete, func, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapper
+
+from app.core.tenancy import PlatformTable, Shareable, TenancyContext, TenantOwned
+from app.models import Base
+from tests.conftest import add_tenants
+from tests.core.conftest import OpenSession, admin, member_of
+from tests.core.models import CoreTestBase, Note, NoteComment, Template
+
+Factory = Callable[..., Awaitable[Any]]
+
+
+async def _note(session: AsyncSession, tenant_id: str, **values: Any) -> Note:
+    note = Note(tenant_id=tenant_id, title=values.get("title", "walk"))
+    session.add(note)
+    await session.flush()
+    return note
+
+
+async def _comment(session: AsyncSession, tenant_id: str, **values: Any) -> NoteComment:
+    note_id = values.get("note_id") or (await _note(session, tenant_id)).id
+    comment = NoteComment(tenant_id=tenant_id, note_id=note_id, body="walk")
+    session.add(comment)
+    await session.flush()
+    return comment
+
+
+async def _template(session: AsyncSession, tenant_id: str, **values: Any) -> Template:
+    template = Template(tenant_id=tenant_id, key="walk")
+    session.add(template)
+    await session.flush()
+    return template
+
+
+# Every tenant-scoped model of the app (and of the core's tests) has a factory here:
+# `factory(session, tenant_id, **column_overrides)` creating one valid row of that tenant.
+FACTORIES: dict[type[Any], Factory] = {
+    Note: _note,
+    NoteComment: _comment,
+    Template: _template,
+}
+
+ALL_MAPPERS: list[Mapper[Any]] = [*Base.registry.mappers, *CoreTestBase.registry.mappers]
+TENANT_SCOPED = [m for m in ALL_MAPPERS if issubclass(m.class_, (TenantOwned, Shareable))]
+
+
+def _name(mapper: Mapper[Any]) -> str:
+    return mapper.class_.__name__
+
+
+def test_every_model_declares_its_kind() -> None:
+    kinds = (TenantOwned, Shareable, PlatformTable)
+    undeclared = [_name(m) for m in ALL_MAPPERS if sum(issubclass(m.class_, k) for k in kinds) != 1]
+    assert undeclared == []
+
+
+def test_every_tenant_scoped_model_is_walked() -> None:
+    assert TENANT_SCOPED, "the walk must cover at least the core's own models"
+    assert sorted(_name(m) for m in TENANT_SCOPED) == sorted(c.__name__ for c in FACTORIES)
+
+
+def _references_to(mapper: Mapper[Any]) -> list[tuple[Mapper[Any], str]]:
+    """(referencing mapper, its column) for every composite tenant key pointing at mapper."""
+    found = []
+    for other in TENANT_SCOPED:
+        for constraint in other.local_table.constraints:
+            if (
+                isinstance(constraint, ForeignKeyConstraint)
+                and constraint.referred_table is mapper.local_table
+                and "tenant_id" in constraint.column_keys
+            ):
+                column = next(c for c in constraint.column_keys if c != "tenant_id")
+                found.append((other, column))
+    return found
+
+
+@pytest.mark.parametrize("mapper", TENANT_SCOPED, ids=_name)
+async def test_tenant_b_cannot_read_update_delete_or_link_to_tenant_a(
+    mapper: Mapper[Any], open_session: OpenSession
+) -> None:
+    model = mapper.class_
+    (pk,) = mapper.primary_key
+    async with open_session(TenancyContext.system()) as session:
+        await add_tenants(session, "ta", "tb")
+        row_id = (await FACTORIES[model](session, "ta")).id
+
+    async with open_session(member_of("tb")) as session:
+        assert await session.get(model, row_id) is None
+        assert (await session.scalars(select(model).where(pk == row_id))).all() == []
+        assert await session.scalar(select(func.count()).select_from(model)) == 0
+        raw = text(f"SELECT count(*) FROM {mapper.local_table.name} WHERE id = :id")
+        assert await session.scalar(raw, {"id": row_id}) == 0
+        changed = await session.execute(update(model).where(pk == row_id).values({pk: pk}))
+        removed = await session.execute(delete(model).where(pk == row_id))
+        assert changed.rowcount == 0  # type: ignore[attr-defined]
+        assert removed.rowcount == 0  # type: ignore[attr-defined]
+
+    async with open_session(admin()) as session:
+        assert await session.get(model, row_id) is not None
+
+    for referencing, column in _references_to(mapper):
+        with pytest.raises(IntegrityError):
+            async with open_session(admin()) as session:
+                await FACTORIES[referencing.class_](session, "tb", **{column: row_id})
+
+
+def test_walk_finds_the_composite_tenant_keys() -> None:
+    """The link part of the walk is not vacuous: the core's comment → note key is found."""
+    note_mapper = next(m for m in TENANT_SCOPED if m.class_ is Note)
+    assert [(_name(m), c) for m, c in _references_to(note_mapper)] == [("NoteComment", "note_id")]
