@@ -28,16 +28,18 @@ from app.services.identity import load_principal
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="auth/token", auto_error=False)
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_redis(request: Request) -> Redis:
+async def get_redis(request: Request) -> Redis:
     redis: Redis = request.app.state.redis
     return redis
 
 
+# Dependencies are `async def` even when they do not await: plain `def` ones would run in
+# the thread pool on every request.
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 RedisDep = Annotated[Redis, Depends(get_redis)]
 
@@ -81,13 +83,17 @@ async def get_current_principal(
 CurrentPrincipal = Annotated[Principal, Depends(get_current_principal)]
 
 
-def get_page(settings: SettingsDep, firstResult: int = 0, maxResults: int | None = None) -> Page:
+async def get_page(
+    settings: SettingsDep,
+    firstResult: int = 0,
+    maxResults: int | None = None,
+) -> Page:
     if firstResult < 0 or (maxResults is not None and maxResults < 0):
         raise BadRequest("firstResult and maxResults must not be negative.")
     return make_page(firstResult, maxResults, cap=settings.max_page_size)
 
 
-def get_sorting(sortBy: str | None = None, sortOrder: SortOrder | None = None) -> Sorting:
+async def get_sorting(sortBy: str | None = None, sortOrder: SortOrder | None = None) -> Sorting:
     return Sorting(sortBy, sortOrder)
 
 

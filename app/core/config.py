@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     # migrations run as the owner (DATABASE_OWNER_URL, defaults to DATABASE_URL).
     database_url: str = "postgresql+asyncpg://tessera_app@127.0.0.1:5432/tessera"
     database_owner_url: str | None = None
-    database_pool_size: int = Field(default=10, ge=1)
+    database_pool_size: int = Field(default=20, ge=1)
     database_max_overflow: int = Field(default=10, ge=0)
 
     redis_url: str = "redis://127.0.0.1:6379/0"

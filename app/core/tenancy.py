@@ -26,6 +26,7 @@ import logging
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 
 from sqlalchemy import (
@@ -33,12 +34,15 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     String,
     UniqueConstraint,
+    any_,
+    bindparam,
     event,
     func,
     inspect,
     or_,
     select,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import (
@@ -67,6 +71,7 @@ RLS_BYPASS = "tessera.bypass"
 _CONTEXT = "tessera.context"
 _CHECK_ENABLED = "tessera.tenant_check_enabled"
 _DISABLED_REASONS = "tessera.check_disabled_reasons"
+_CRITERIA = "tessera.criteria_options"
 
 
 # --------------------------------------------------------------------------- the caller
@@ -127,6 +132,7 @@ def bind_context(
     info = _info(session)
     info[_CONTEXT] = context
     info[_CHECK_ENABLED] = check_enabled
+    info[_CRITERIA] = _criteria_options(context.tenant_ids, context.kind != "unauthenticated")
     info.setdefault(_DISABLED_REASONS, [])
 
 
@@ -256,6 +262,38 @@ def tenant_reference(
 # --------------------------------------------------------------------------- layer 1: ORM
 
 
+@lru_cache(maxsize=4096)
+def _criteria_options(tenant_ids: frozenset[str], include_shared: bool) -> tuple[Any, ...]:
+    """The loader criteria for one set of tenants (cached: building them costs ~100 µs).
+
+    One tenant (the common case) is a plain equality, which lets PostgreSQL walk the
+    (tenant_id, ...) indexes in order. Several travel as ONE array parameter
+    (`tenant_id = ANY(:ids)`), so a user with a thousand tenants costs one bound value,
+    not a thousand. Unauthenticated sessions do not see shared rows either.
+
+    propagate_to_loaders=False: the listener below adds the criteria to every load,
+    relationship and refresh loads included, so there is no need to also store them on
+    each loaded object (which costs time per row).
+    """
+    if len(tenant_ids) == 1:
+        tenant = bindparam("tessera_tenant_id", next(iter(tenant_ids)), type_=String)
+        owned = lambda cls: cls.tenant_id == tenant  # noqa: E731
+        shared_too = lambda cls: or_(cls.tenant_id == tenant, cls.tenant_id.is_(None))  # noqa: E731
+    else:
+        ids = bindparam("tessera_tenant_ids", sorted(tenant_ids), type_=ARRAY(String))
+        owned = lambda cls: cls.tenant_id == any_(ids)  # noqa: E731
+        shared_too = lambda cls: or_(cls.tenant_id == any_(ids), cls.tenant_id.is_(None))  # noqa: E731
+    return (
+        with_loader_criteria(TenantOwned, owned, include_aliases=True, propagate_to_loaders=False),
+        with_loader_criteria(
+            Shareable,
+            shared_too if include_shared else owned,
+            include_aliases=True,
+            propagate_to_loaders=False,
+        ),
+    )
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _add_tenant_criteria(state: ORMExecuteState) -> None:
     """Every ORM SELECT/UPDATE/DELETE sees only the context's tenants (plus shared rows)."""
@@ -264,22 +302,7 @@ def _add_tenant_criteria(state: ORMExecuteState) -> None:
     session = state.session
     if sees_everything(session):
         return
-    context = current_context(session)
-    visible = tuple(sorted(context.tenant_ids))
-    owned = with_loader_criteria(
-        TenantOwned, lambda cls: cls.tenant_id.in_(visible), include_aliases=True
-    )
-    if context.kind == "unauthenticated":
-        shareable = with_loader_criteria(
-            Shareable, lambda cls: cls.tenant_id.in_(visible), include_aliases=True
-        )
-    else:
-        shareable = with_loader_criteria(
-            Shareable,
-            lambda cls: or_(cls.tenant_id.in_(visible), cls.tenant_id.is_(None)),
-            include_aliases=True,
-        )
-    state.statement = state.statement.options(owned, shareable)
+    state.statement = state.statement.options(*_info(session)[_CRITERIA])
 
 
 @event.listens_for(Session, "before_flush")
@@ -360,34 +383,46 @@ def _set_database_settings(
     context = _info(session).get(_CONTEXT)
     if context is None or context.kind == "unauthenticated":
         return
-    connection.execute(_settings_statement(session))
+    connection.execute(_SETTINGS_STATEMENT, _settings_parameters(session))
 
 
 async def sync_database_settings(session: AsyncSession) -> None:
-    """Refresh the settings inside an open transaction (context bound late, switch toggled)."""
-    await session.execute(_settings_statement(session.sync_session))
+    """Refresh the settings inside an open transaction (context bound late, switch toggled).
+
+    Sent on the session's connection directly: it is not an ORM statement to filter.
+    """
+    connection = await session.connection()
+    await connection.execute(_SETTINGS_STATEMENT, _settings_parameters(session.sync_session))
 
 
-def _settings_statement(session: Session) -> Any:
-    context = current_context(session)
-    return select(
-        func.set_config(RLS_TENANT_IDS, ",".join(sorted(context.tenant_ids)), True),
-        func.set_config(RLS_BYPASS, "on" if sees_everything(session) else "off", True),
-    )
+# Built once; executed with the values of the session at hand.
+_SETTINGS_STATEMENT = select(
+    func.set_config(RLS_TENANT_IDS, bindparam("tenant_ids", type_=String), True),
+    func.set_config(RLS_BYPASS, bindparam("bypass", type_=String), True),
+)
+
+
+def _settings_parameters(session: Session) -> dict[str, str]:
+    return {
+        "tenant_ids": ",".join(sorted(current_context(session).tenant_ids)),
+        "bypass": "on" if sees_everything(session) else "off",
+    }
 
 
 def row_level_security_ddl(table: str, kind: Literal["owned", "shareable"]) -> list[str]:
     """DDL that puts `table` under row-level security (used by migrations).
 
     FORCE makes the policies apply to the table owner too; only superusers and BYPASSRLS
-    roles skip them, and the API refuses to start as one (see `app.core.db`). Policies are
-    permissive and ORed per command: reads see the caller's tenants (and shared rows for
-    shareable tables); writes need the caller's tenant or the bypass, so a shared row is
-    written only with the bypass. Settings missing = nothing visible, not even shared rows.
+    roles skip them, and the API refuses to start as one (see `app.core.db`). One policy
+    per command, so each plan carries exactly one predicate: reads see the caller's tenants
+    (and shared rows for shareable tables); writes need the caller's tenant or the bypass,
+    so a shared row is written only with the bypass. Settings missing = nothing visible,
+    not even shared rows.
     """
+    # The id list is unnested once per statement (a hashed subplan), not re-parsed per row.
     member = (
-        f"(current_setting('{RLS_BYPASS}', true) = 'on' OR tenant_id = ANY "
-        f"(string_to_array(current_setting('{RLS_TENANT_IDS}', true), ',')))"
+        f"(current_setting('{RLS_BYPASS}', true) = 'on' OR tenant_id IN "
+        f"(SELECT unnest(string_to_array(current_setting('{RLS_TENANT_IDS}', true), ','))))"
     )
     # Shared rows need a context too: the bypass setting is 'on' or 'off' once one is set.
     shared = f"(tenant_id IS NULL AND current_setting('{RLS_BYPASS}', true) IN ('on', 'off'))"
@@ -395,8 +430,10 @@ def row_level_security_ddl(table: str, kind: Literal["owned", "shareable"]) -> l
     return [
         f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
         f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
-        f"CREATE POLICY tenant_read ON {table} FOR SELECT USING {readable}",
-        f"CREATE POLICY tenant_write ON {table} FOR ALL USING {member} WITH CHECK {member}",
+        f"CREATE POLICY tenant_select ON {table} FOR SELECT USING {readable}",
+        f"CREATE POLICY tenant_insert ON {table} FOR INSERT WITH CHECK {member}",
+        f"CREATE POLICY tenant_update ON {table} FOR UPDATE USING {member} WITH CHECK {member}",
+        f"CREATE POLICY tenant_delete ON {table} FOR DELETE USING {member}",
         f"CREATE TRIGGER tenant_id_immutable BEFORE UPDATE OF tenant_id ON {table} "
         "FOR EACH ROW EXECUTE FUNCTION tessera_tenant_id_immutable()",
     ]

@@ -14,7 +14,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, SQLColumnExpression, delete, func, select, union
+from sqlalchemy import (
+    DateTime,
+    Select,
+    SQLColumnExpression,
+    String,
+    bindparam,
+    delete,
+    func,
+    select,
+    union,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import BadRequest, Conflict, Forbidden, InvalidIdentifier, NotFound
@@ -60,14 +70,12 @@ async def _exists(session: AsyncSession, model: type[Tenant | User | Group], id_
 # --------------------------------------------------------------------------- principal
 
 
-async def load_principal(
-    session: AsyncSession, user_id: str, *, admin_groups: Sequence[str], issued_at: datetime
-) -> Principal | None:
-    """The principal of `user_id` in one query, or None if the user does not exist or was
-    created after `issued_at` (a token of an earlier user with the same id).
+def _principal_statement() -> Select[Any]:
+    """User id, group ids and tenant ids (direct and through groups) in one query.
 
-    Tenants come from direct memberships and from memberships of the user's groups.
+    Built once at import with bound parameters: this runs on every authenticated request.
     """
+    user_id = bindparam("user_id", type_=String)
     groups = select(func.array_agg(GroupMembership.group_id)).where(
         GroupMembership.user_id == user_id
     )
@@ -78,14 +86,24 @@ async def load_principal(
         .where(GroupMembership.user_id == user_id),
     ).subquery()
     tenants = select(func.array_agg(tenant_ids.c.tenant_id))
+    return select(User.id, groups.scalar_subquery(), tenants.scalar_subquery()).where(
+        User.id == user_id,
+        # JWT iat has whole seconds: compare with the creation second.
+        func.date_trunc("second", User.created_at)
+        <= bindparam("issued_at", type_=DateTime(timezone=True)),
+    )
+
+
+_PRINCIPAL = _principal_statement()
+
+
+async def load_principal(
+    session: AsyncSession, user_id: str, *, admin_groups: Sequence[str], issued_at: datetime
+) -> Principal | None:
+    """The principal of `user_id`, or None if the user does not exist or was created after
+    `issued_at` (a token of an earlier user with the same id)."""
     row = (
-        await session.execute(
-            select(User.id, groups.scalar_subquery(), tenants.scalar_subquery()).where(
-                User.id == user_id,
-                # JWT iat has whole seconds: compare with the creation second.
-                func.date_trunc("second", User.created_at) <= issued_at,
-            )
-        )
+        await session.execute(_PRINCIPAL, {"user_id": user_id, "issued_at": issued_at})
     ).one_or_none()
     if row is None:
         return None

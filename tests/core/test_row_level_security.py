@@ -68,7 +68,7 @@ async def test_every_tenant_scoped_table_has_forced_rls_and_policies(
                     {"t": table},
                 )
             ).one()
-            assert tuple(row) == (True, True, 2), table
+            assert tuple(row) == (True, True, 4), table
 
 
 async def test_runtime_role_neither_owns_tables_nor_bypasses_rls(
