@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from redis.asyncio import Redis
 
-from app.api import auth, groups, health, tenants, users
+from app.api import auth, definitions, deployments, groups, health, tenants, users
 from app.core.config import Settings, get_settings
 from app.core.db import create_engine, create_session_factory, refuse_privileged_role, unit_of_work
 from app.core.errors import install_error_handlers
@@ -66,6 +66,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         users.router,
         groups.router,
         groups.identity_router,
+        deployments.router,
+        definitions.process_router,
+        definitions.decision_router,
     ):
         app.include_router(router)
     return app

@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.core.uploads import UploadLimits
+
 # Values that must never protect a deployment outside development and tests.
 _PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "development-only-secret"}
 _DEV_SECRET = "development-only-secret"  # noqa: S105 - refused outside development, see below
@@ -52,6 +54,13 @@ class Settings(BaseSettings):
     max_json_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_page_size: int = Field(default=1000, ge=1)
 
+    # Deployment uploads (B8): whole request, archive entry count and sizes, zip ratio.
+    upload_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    archive_max_entries: int = Field(default=200, ge=1)
+    archive_max_entry_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    archive_max_total_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    archive_max_compression_ratio: float = Field(default=100.0, gt=1)
+
     log_level: str = "INFO"
     log_json: bool = True
 
@@ -73,6 +82,15 @@ class Settings(BaseSettings):
                 "e.g. from `python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
             )
         return self
+
+    def upload_limits(self) -> UploadLimits:
+        return UploadLimits(
+            max_upload_bytes=self.upload_max_bytes,
+            max_archive_entries=self.archive_max_entries,
+            max_entry_bytes=self.archive_max_entry_bytes,
+            max_total_uncompressed_bytes=self.archive_max_total_bytes,
+            max_compression_ratio=self.archive_max_compression_ratio,
+        )
 
     @property
     def migration_database_url(self) -> str:

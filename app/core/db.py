@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -75,3 +75,8 @@ async def refuse_privileged_role(engine: AsyncEngine) -> None:
 async def ping_database(engine: AsyncEngine) -> None:
     async with engine.connect() as connection:
         await connection.execute(text("SELECT 1"))
+
+
+async def advisory_xact_lock(session: AsyncSession, name: str) -> None:
+    """Serialize one critical section across processes until the transaction ends."""
+    await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(name, 0))))

@@ -351,6 +351,11 @@ def _check_writable(
         raise NotFound()
 
 
+def can_write_shared(session: AsyncSession | Session) -> bool:
+    """Shared rows are written by admins, or with the check off (DESIGN §3 "Writes")."""
+    return sees_everything(session)
+
+
 def require_member(session: AsyncSession | Session, tenant_id: str) -> None:
     """403 unless the caller may act in `tenant_id` (explicit tenant selectors, DESIGN §3)."""
     if not can_see_tenant(session, tenant_id):

@@ -9,11 +9,21 @@ from app.models.identity import (
     TenantUserMembership,
     User,
 )
+from app.models.repository import (
+    DecisionDefinition,
+    Deployment,
+    DeploymentResource,
+    ProcessDefinition,
+)
 
 __all__ = [
     "Base",
+    "DecisionDefinition",
+    "Deployment",
+    "DeploymentResource",
     "Group",
     "GroupMembership",
+    "ProcessDefinition",
     "Tenant",
     "TenantGroupMembership",
     "TenantUserMembership",

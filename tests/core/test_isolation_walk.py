@@ -6,6 +6,7 @@ link to tenant A's rows. A new model joins the walk by having a factory in `FACT
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,7 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapper
 
 from app.core.tenancy import PlatformTable, Shareable, TenancyContext, TenantOwned
-from app.models import Base
+from app.models import (
+    Base,
+    DecisionDefinition,
+    Deployment,
+    DeploymentResource,
+    ProcessDefinition,
+)
 from tests.conftest import add_tenants
 from tests.core.conftest import OpenSession, admin, member_of
 from tests.core.models import CoreTestBase, Note, NoteComment, Template
@@ -46,12 +53,57 @@ async def _template(session: AsyncSession, tenant_id: str, **values: Any) -> Tem
     return template
 
 
+async def _deployment(session: AsyncSession, tenant_id: str, **values: Any) -> Deployment:
+    deployment = Deployment(tenant_id=tenant_id, name="walk")
+    session.add(deployment)
+    await session.flush()
+    return deployment
+
+
+async def _deployment_id(session: AsyncSession, tenant_id: str, values: dict[str, Any]) -> Any:
+    return values.get("deployment_id") or (await _deployment(session, tenant_id)).id
+
+
+async def _resource(session: AsyncSession, tenant_id: str, **values: Any) -> DeploymentResource:
+    resource = DeploymentResource(
+        tenant_id=tenant_id,
+        deployment_id=await _deployment_id(session, tenant_id, values),
+        name="walk.bpmn",
+        content=b"<walk/>",
+        checksum="0" * 64,
+    )
+    session.add(resource)
+    await session.flush()
+    return resource
+
+
+def _definition_factory(model: type[ProcessDefinition | DecisionDefinition]) -> Factory:
+    async def create(session: AsyncSession, tenant_id: str, **values: Any) -> Any:
+        definition = model(
+            id=f"walk:1:{uuid.uuid4()}",
+            tenant_id=tenant_id,
+            deployment_id=await _deployment_id(session, tenant_id, values),
+            key="walk",
+            version=1,
+            resource_name="walk.bpmn",
+        )
+        session.add(definition)
+        await session.flush()
+        return definition
+
+    return create
+
+
 # Every tenant-scoped model of the app (and of the core's tests) has a factory here:
 # `factory(session, tenant_id, **column_overrides)` creating one valid row of that tenant.
 FACTORIES: dict[type[Any], Factory] = {
     Note: _note,
     NoteComment: _comment,
     Template: _template,
+    Deployment: _deployment,
+    DeploymentResource: _resource,
+    ProcessDefinition: _definition_factory(ProcessDefinition),
+    DecisionDefinition: _definition_factory(DecisionDefinition),
 }
 
 ALL_MAPPERS: list[Mapper[Any]] = [*Base.registry.mappers, *CoreTestBase.registry.mappers]

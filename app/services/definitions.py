@@ -1,0 +1,193 @@
+"""Process and decision definitions: queries, and the one resolution "effective by key".
+
+`resolve_effective()` is the single place that decides which definition a key means for a
+caller (DESIGN §3 "Inheritance and override", "Resolution by key"); starting instances,
+evaluating decisions, call activities and everything else resolved by key must use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Select, and_, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from app.core.errors import BadRequest, NotFound, TenantRequired
+from app.core.filters import TenantSelector, uuid_or_none
+from app.core.pagination import Page, Sorting
+from app.core.tenancy import current_context, require_member
+from app.models.repository import DecisionDefinition, DeploymentResource, ProcessDefinition
+
+Definition = ProcessDefinition | DecisionDefinition
+
+
+@dataclass(frozen=True, slots=True)
+class DefinitionFilter:
+    """Camunda's definition query parameters (shared by process and decision queries)."""
+
+    id: str | None = None
+    id_in: Sequence[str] | None = None
+    key: str | None = None
+    key_like: str | None = None
+    name: str | None = None
+    name_like: str | None = None
+    version: int | None = None
+    version_tag: str | None = None
+    latest_version: bool = False
+    deployment_id: str | None = None
+    resource_name: str | None = None
+    tenants: TenantSelector = field(default_factory=TenantSelector)
+
+    def apply(self, statement: Select[Any], model: type[Definition]) -> Select[Any]:
+        equals = {
+            model.id: self.id,
+            model.key: self.key,
+            model.name: self.name,
+            model.version: self.version,
+            model.version_tag: self.version_tag,
+            model.resource_name: self.resource_name,
+        }
+        for column, value in equals.items():
+            if value is not None:
+                statement = statement.where(column == value)
+        if self.id_in is not None:
+            statement = statement.where(model.id.in_(self.id_in))
+        if self.key_like is not None:
+            statement = statement.where(model.key.like(self.key_like))
+        if self.name_like is not None:
+            statement = statement.where(model.name.like(self.name_like))
+        if self.deployment_id is not None:
+            # A malformed id matches nothing, like an unknown one.
+            statement = statement.where(model.deployment_id == uuid_or_none(self.deployment_id))
+        statement = self.tenants.apply(statement, model.tenant_id)
+        if self.latest_version:
+            statement = statement.where(_is_latest(model))
+        return statement
+
+
+def _is_latest(model: type[Definition]) -> Any:
+    """No newer version of the same key in the same tenant (or shared): one row per
+    (tenant-or-shared, key) (A13). The inner query sees what the caller sees, and since it
+    compares within one scope, visibility cannot change the answer."""
+    newer = aliased(model)
+    return ~(
+        select(newer.id)
+        .where(
+            newer.key == model.key,
+            newer.version > model.version,
+            func.coalesce(newer.tenant_id, "") == func.coalesce(model.tenant_id, ""),
+        )
+        .exists()
+    )
+
+
+def _sort_columns(model: type[Definition]) -> dict[str, Any]:
+    columns = {
+        "id": model.id,
+        "key": model.key,
+        "name": model.name,
+        "version": model.version,
+        "versionTag": model.version_tag,
+        "deploymentId": model.deployment_id,
+        "tenantId": model.tenant_id,
+        "category": model.category,
+    }
+    if model is ProcessDefinition:
+        columns["processDefinitionId"] = columns["id"]
+    return columns
+
+
+async def list_definitions(
+    session: AsyncSession,
+    model: type[Definition],
+    *,
+    filters: DefinitionFilter,
+    sorting: Sorting,
+    page: Page,
+) -> Sequence[Definition]:
+    statement = sorting.apply(
+        filters.apply(select(model), model), _sort_columns(model), tiebreak=model.id
+    )
+    return (await session.scalars(page.apply(statement))).all()
+
+
+async def count_definitions(
+    session: AsyncSession, model: type[Definition], *, filters: DefinitionFilter
+) -> int:
+    counted = select(func.count()).select_from(filters.apply(select(model), model).subquery())
+    return int(await session.scalar(counted) or 0)
+
+
+async def get_definition(
+    session: AsyncSession, model: type[Definition], definition_id: str
+) -> Definition:
+    """404 alike for an unknown id and another tenant's definition (B6)."""
+    definition = await session.get(model, definition_id)
+    if not isinstance(definition, ProcessDefinition | DecisionDefinition):
+        raise NotFound(f"{_label(model)} not found.")
+    return definition
+
+
+async def resolve_effective(
+    session: AsyncSession,
+    model: type[Definition],
+    key: str,
+    *,
+    tenant_id: str | None = None,
+    without_tenant: bool = False,
+) -> Definition:
+    """The definition `key` means for the caller (B7).
+
+    * `without_tenant`: the latest shared version.
+    * Else the target tenant: explicit `tenant_id` (403 unless the caller is a member),
+      else the caller's only tenant; a caller of several tenants gets 400 (tenant
+      required); a caller of none (e.g. an admin without memberships) gets the shared one.
+    * For a target tenant: its own latest version if it has one, else the latest shared.
+    """
+    if tenant_id is not None and without_tenant:
+        raise BadRequest("tenantId and withoutTenantId cannot be combined.")
+    target = None if without_tenant else _target_tenant(session, tenant_id)
+    candidates = select(model).where(model.key == key)
+    if target is None:
+        candidates = candidates.where(model.tenant_id.is_(None))
+    else:
+        candidates = candidates.where((model.tenant_id == target) | model.tenant_id.is_(None))
+    # Own tenant first (NULL sorts last ascending), then the newest version.
+    statement = candidates.order_by(model.tenant_id.asc().nulls_last(), model.version.desc())
+    definition = (await session.scalars(statement.limit(1))).first()
+    if not isinstance(definition, ProcessDefinition | DecisionDefinition):
+        raise NotFound(f"{_label(model)} not found.")
+    return definition
+
+
+def _target_tenant(session: AsyncSession, explicit: str | None) -> str | None:
+    if explicit is not None:
+        require_member(session, explicit)
+        return explicit
+    tenants = current_context(session).tenant_ids
+    if len(tenants) > 1:
+        raise TenantRequired(
+            "The caller is a member of several tenants: give tenantId (or withoutTenantId)."
+        )
+    return next(iter(tenants), None)
+
+
+async def definition_xml(session: AsyncSession, definition: Definition) -> str:
+    resource = await session.scalar(
+        select(DeploymentResource).where(
+            and_(
+                DeploymentResource.deployment_id == definition.deployment_id,
+                DeploymentResource.name == definition.resource_name,
+            )
+        )
+    )
+    if resource is None:
+        raise NotFound("The definition's resource is missing.")
+    return resource.content.decode("utf-8")
+
+
+def _label(model: type[Definition]) -> str:
+    return "Process definition" if model is ProcessDefinition else "Decision definition"
