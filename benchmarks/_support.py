@@ -7,13 +7,14 @@ machine hits both alike. A ratio is the median of the per-round ratios of median
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import platform
 import statistics
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -256,9 +257,10 @@ def report_latency(
     *,
     baseline: str,
     measured: str,
-    target: Target,
+    target: Target | None,
 ) -> bool:
-    """Print each variant's latency and the measured/baseline ratio; True if target met."""
+    """Print each variant's latency and the measured/baseline ratio; True if target met
+    (`target=None`: the ratio is informational, printed without a verdict; True)."""
     print(f"== {title}")
     width = max(len(n) for n in results)
     for name, samples in results.items():
@@ -272,18 +274,37 @@ def report_latency(
     )
     overall = results[measured].median() / results[baseline].median()
     delta = results[measured].median() - results[baseline].median()
-    met = target.met(ratio)
+    met = target is None or target.met(ratio)
     sign = "+" if delta >= 0 else "-"
+    verdict = "no target" if target is None else f"target {target}  {'MET' if met else 'MISSED'}"
     print(
         f"  ratio {measured} / {baseline}: {ratio:.3f}× (rounds {low:.3f}–{high:.3f}, "
         f"overall medians {overall:.3f}×, {sign}{fmt_seconds(abs(delta)).strip()} per unit)"
-        f"  target {target}  {'MET' if met else 'MISSED'}"
+        f"  {verdict}"
     )
     print()
     return met
 
 
 # --------------------------------------------------------------------------- EXPLAIN
+
+
+@contextlib.contextmanager
+def captured_statements(engine: AsyncEngine) -> Iterator[list[tuple[str, Any]]]:
+    """(statement, parameters) of everything `engine` sends to the driver inside the block,
+    exactly as sent (asyncpg: `$n` placeholders, a tuple of values)."""
+    captured: list[tuple[str, Any]] = []
+
+    def capture(
+        _conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool
+    ) -> None:
+        captured.append((statement, parameters))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", capture)
+    try:
+        yield captured
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", capture)
 
 
 async def explain_last_select(
@@ -299,20 +320,13 @@ async def explain_last_select(
     `generic=True` shows the generic plan PostgreSQL may switch to once the driver's
     prepared statement has run five times (PREPARE + force_generic_plan + EXPLAIN EXECUTE).
     """
-    captured: list[tuple[str, Any]] = []
-
-    def capture(
-        _conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool
-    ) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and "set_config" not in statement:
-            captured.append((statement, parameters))
-
-    event.listen(engine.sync_engine, "before_cursor_execute", capture)
-    try:
+    with captured_statements(engine) as captured:
         await run()
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", capture)
-    statement, parameters = captured[-1]
+    statement, parameters = [
+        (s, p)
+        for s, p in captured
+        if s.lstrip().upper().startswith("SELECT") and "set_config" not in s
+    ][-1]
     connection = await session.connection()
     options = "(ANALYZE, BUFFERS, COSTS OFF)"
     if not generic:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -70,17 +70,35 @@ class DefinitionFilter:
 
 def _is_latest(model: type[Definition]) -> Any:
     """No newer version of the same key in the same tenant (or shared): one row per
-    (tenant-or-shared, key) (A13). The inner query sees what the caller sees, and since it
-    compares within one scope, visibility cannot change the answer."""
-    newer = aliased(model)
-    return ~(
-        select(newer.id)
+    (tenant-or-shared, key) (A13). The inner queries see what the caller sees, and since
+    each compares within one scope, visibility cannot change the answer.
+
+    One guarded NOT EXISTS per scope, with `=` and `IS NULL` rather than COALESCE, so that
+    each can walk its partial unique index (tenant_id, key, version) or (key, version):
+    an admin's query would otherwise scan every tenant's definitions.
+    """
+    in_tenant, shared = aliased(model), aliased(model)
+    newer_in_tenant = (
+        select(in_tenant.id)
         .where(
-            newer.key == model.key,
-            newer.version > model.version,
-            func.coalesce(newer.tenant_id, "") == func.coalesce(model.tenant_id, ""),
+            in_tenant.tenant_id == model.tenant_id,
+            in_tenant.key == model.key,
+            in_tenant.version > model.version,
         )
         .exists()
+    )
+    newer_shared = (
+        select(shared.id)
+        .where(
+            shared.tenant_id.is_(None),
+            shared.key == model.key,
+            shared.version > model.version,
+        )
+        .exists()
+    )
+    return and_(
+        or_(model.tenant_id.is_(None), ~newer_in_tenant),
+        or_(model.tenant_id.isnot(None), ~newer_shared),
     )
 
 

@@ -24,6 +24,7 @@ from app.core.errors import BadRequest, Forbidden, NotFound
 from app.core.filters import TenantSelector, uuid_or_none
 from app.core.pagination import Page, Sorting
 from app.core.tenancy import can_write_shared, require_member
+from app.models.identity import Tenant
 from app.models.repository import (
     DecisionDefinition,
     Deployment,
@@ -62,7 +63,7 @@ async def create_deployment(
 ) -> DeploymentResult:
     """Create a deployment, or return the previous one when duplicate filtering finds no
     change (its `*_definitions` lists are then empty, as Camunda answers null)."""
-    _check_target(session, tenant_id)
+    await _check_target(session, tenant_id)
     _check_resources(resources)
     parsed = _parse_all(resources)
     if duplicate_filtering or deploy_changed_only:
@@ -99,12 +100,16 @@ async def create_deployment(
     return result
 
 
-def _check_target(session: AsyncSession, tenant_id: str | None) -> None:
+async def _check_target(session: AsyncSession, tenant_id: str | None) -> None:
+    """403 before any parsing for a tenant the caller is not in, or shared as a non-admin;
+    400 when an admin names a tenant that does not exist (Tessera's tenants are real rows)."""
     if tenant_id is None:
         if not can_write_shared(session):
             raise Forbidden("Only administrators deploy to the shared space; give tenant-id.")
-    else:
-        require_member(session, tenant_id)
+        return
+    require_member(session, tenant_id)
+    if await session.get(Tenant, tenant_id) is None:
+        raise BadRequest(f"Tenant '{tenant_id}' does not exist.")
 
 
 def _check_resources(resources: Sequence[UploadedResource]) -> None:

@@ -159,11 +159,11 @@ class World:
 
     def process_id(self, deployment: str, key: str) -> str:
         found = self.deployments[deployment]["deployedProcessDefinitions"]
-        return next(d["id"] for d in found.values() if d["key"] == key)
+        return str(next(d["id"] for d in found.values() if d["key"] == key))
 
     def decision_id(self, deployment: str, key: str) -> str:
         found = self.deployments[deployment]["deployedDecisionDefinitions"]
-        return next(d["id"] for d in found.values() if d["key"] == key)
+        return str(next(d["id"] for d in found.values() if d["key"] == key))
 
 
 _WORLD: list[tuple[str, str | None, dict[str, bytes]]] = [

@@ -157,7 +157,7 @@ async def test_a11_sort_by_tenant_id_puts_shared_first_asc_and_last_desc(
     assert [r["tenantId"] for r in desc][-shared:] == [None] * shared
     paged: list[dict[str, Any]] = []
     for first in range(0, len(asc), 3):
-        page = {"sortBy": "tenantId", "firstResult": first, "maxResults": 3}
+        page: dict[str, str | int] = {"sortBy": "tenantId", "firstResult": first, "maxResults": 3}
         paged.extend((await client.get(path, params=page, headers=world.admin)).json())
     assert paged == asc
 

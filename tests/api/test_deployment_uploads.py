@@ -87,3 +87,11 @@ async def test_deployment_without_files_or_with_unknown_fields_is_400(
     response = await deploy(client, admin, {"a.bpmn": bpmn("a")}, tenant_color="blue")
     assert "tenant-color" in assert_problem(response, 400)["detail"]
     await _nothing_stored(client, admin)
+
+
+async def test_admin_deploying_for_a_tenant_that_does_not_exist_is_400(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    response = await deploy(client, admin, {"a.bpmn": bpmn("a")}, tenant="no-such-tenant")
+    assert "no-such-tenant" in assert_problem(response, 400)["detail"]
+    await _nothing_stored(client, admin)
