@@ -373,6 +373,22 @@ def resolve_target_tenant(session: AsyncSession | Session, explicit: str | None)
     return next(iter(tenants))
 
 
+def resolution_tenant(session: AsyncSession | Session, explicit: str | None) -> str | None:
+    """Whose version a key means (DESIGN §3 "Resolution by key"): the explicit tenant (403
+    unless the caller may act in it), else the caller's only tenant; None (= the shared
+    version only) for a caller of no tenant, such as an admin without memberships; 400 for
+    a caller of several."""
+    if explicit is not None:
+        require_member(session, explicit)
+        return explicit
+    tenants = current_context(session).tenant_ids
+    if len(tenants) > 1:
+        raise TenantRequired(
+            "The caller is a member of several tenants: give tenantId (or withoutTenantId)."
+        )
+    return next(iter(tenants), None)
+
+
 # --------------------------------------------------------------------------- layer 2: RLS
 
 

@@ -15,10 +15,10 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from app.core.errors import BadRequest, NotFound, TenantRequired
+from app.core.errors import BadRequest, NotFound
 from app.core.filters import TenantSelector, uuid_or_none
 from app.core.pagination import Page, Sorting
-from app.core.tenancy import current_context, require_member
+from app.core.tenancy import resolution_tenant
 from app.models.repository import DecisionDefinition, DeploymentResource, ProcessDefinition
 
 Definition = ProcessDefinition | DecisionDefinition
@@ -167,7 +167,7 @@ async def resolve_effective(
     """
     if tenant_id is not None and without_tenant:
         raise BadRequest("tenantId and withoutTenantId cannot be combined.")
-    target = None if without_tenant else _target_tenant(session, tenant_id)
+    target = None if without_tenant else resolution_tenant(session, tenant_id)
     candidates = select(model).where(model.key == key)
     if target is None:
         candidates = candidates.where(model.tenant_id.is_(None))
@@ -179,18 +179,6 @@ async def resolve_effective(
     if not isinstance(definition, ProcessDefinition | DecisionDefinition):
         raise NotFound(f"{_label(model)} not found.")
     return definition
-
-
-def _target_tenant(session: AsyncSession, explicit: str | None) -> str | None:
-    if explicit is not None:
-        require_member(session, explicit)
-        return explicit
-    tenants = current_context(session).tenant_ids
-    if len(tenants) > 1:
-        raise TenantRequired(
-            "The caller is a member of several tenants: give tenantId (or withoutTenantId)."
-        )
-    return next(iter(tenants), None)
 
 
 async def definition_xml(session: AsyncSession, definition: Definition) -> str:

@@ -7,7 +7,12 @@ from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from app.core.errors import Forbidden, NotFound, TenantImmutable, TenantRequired
-from app.core.tenancy import TenancyContext, check_disabled, resolve_target_tenant
+from app.core.tenancy import (
+    TenancyContext,
+    check_disabled,
+    resolution_tenant,
+    resolve_target_tenant,
+)
 from tests.core.conftest import OpenSession, Rows, admin, member_of
 from tests.core.models import Note, NoteComment, Template
 
@@ -160,3 +165,18 @@ async def test_database_refuses_a_write_the_orm_guard_would_miss(
                     "VALUES (gen_random_uuid(), 't2', 'raw')"
                 )
             )
+
+
+async def test_resolution_by_key_tenant_rules(open_session: OpenSession, rows: Rows) -> None:
+    """Whose version a key means: explicit (member only), only tenant, none → shared, or 400."""
+    async with open_session(member_of("t1", "t2")) as session:
+        assert resolution_tenant(session, "t2") == "t2"
+        with pytest.raises(Forbidden):
+            resolution_tenant(session, "t3")
+        with pytest.raises(TenantRequired):
+            resolution_tenant(session, None)
+    async with open_session(member_of("t1")) as session:
+        assert resolution_tenant(session, None) == "t1"
+    async with open_session(admin()) as session:
+        assert resolution_tenant(session, None) is None
+        assert resolution_tenant(session, "t3") == "t3"
