@@ -24,6 +24,7 @@ from sqlalchemy import (
     func,
     select,
     union,
+    union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -79,7 +80,8 @@ def _principal_statement() -> Select[Any]:
     groups = select(func.array_agg(GroupMembership.group_id)).where(
         GroupMembership.user_id == user_id
     )
-    tenant_ids = union(
+    # UNION ALL: a tenant reached twice (directly and via a group) is merged by frozenset.
+    tenant_ids = union_all(
         select(TenantUserMembership.tenant_id).where(TenantUserMembership.user_id == user_id),
         select(TenantGroupMembership.tenant_id)
         .join(GroupMembership, GroupMembership.group_id == TenantGroupMembership.group_id)
