@@ -8,7 +8,6 @@ reports; the job kinds of later features register here.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from arq import cron
@@ -16,9 +15,8 @@ from arq.connections import RedisSettings
 
 from app.core.config import get_settings
 from app.core.db import create_engine, create_session_factory, refuse_privileged_role
+from app.core.heartbeat import record_heartbeat
 from app.core.logging import configure_logging
-
-HEARTBEAT_KEY = "tessera:worker:heartbeat"
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -37,8 +35,8 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 
 
 async def heartbeat(ctx: dict[str, Any]) -> None:
-    """Records that a worker is alive (unix time), kept for three missed beats."""
-    await ctx["redis"].set(HEARTBEAT_KEY, str(int(time.time())), ex=180)
+    """Records that a worker is alive (see app.core.heartbeat)."""
+    await record_heartbeat(ctx["redis"])
 
 
 class WorkerSettings:

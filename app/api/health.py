@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.db import ping_database
+from app.core.heartbeat import last_heartbeat
 
 router = APIRouter(tags=["Health"])
 
@@ -28,10 +30,11 @@ async def ready(request: Request) -> JSONResponse:
         "redis": await _answers(request.app.state.redis.ping()),
     }
     healthy = all(checks.values())
-    return JSONResponse(
-        {"status": "ok" if healthy else "unavailable", "checks": checks},
-        status_code=200 if healthy else 503,
-    )
+    body: dict[str, Any] = {"status": "ok" if healthy else "unavailable", "checks": checks}
+    if checks["redis"]:
+        # Information only: the API serves without a worker, background work then waits.
+        body["worker"] = {"lastHeartbeat": await last_heartbeat(request.app.state.redis)}
+    return JSONResponse(body, status_code=200 if healthy else 503)
 
 
 async def _answers(check: object) -> bool:

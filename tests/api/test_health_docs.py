@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.config import Settings
 from app.main import create_app
+from app.worker import heartbeat
 from tests.api.conftest import Headers, assert_problem, open_client
 from tests.conftest import make_settings
 
@@ -27,6 +30,19 @@ async def test_ready_checks_database_and_redis(client: httpx.AsyncClient) -> Non
     response = await client.get("/ready")
     assert response.status_code == 200, response.text
     assert response.json()["checks"] == {"database": True, "redis": True}
+
+
+async def test_ready_reports_the_workers_last_heartbeat(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    assert (await client.get("/ready")).json()["worker"] == {"lastHeartbeat": None}
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        await heartbeat({"redis": redis})
+    finally:
+        await redis.aclose()
+    beat = (await client.get("/ready")).json()["worker"]["lastHeartbeat"]
+    assert isinstance(beat, int) and abs(beat - time.time()) < 60
 
 
 async def test_ready_is_503_when_redis_does_not_answer(engine: AsyncEngine) -> None:
