@@ -9,6 +9,7 @@ parameter names and response shapes only.
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import CurrentPrincipal, PageDep, SessionDep, SortingDep
 from app.api.paths import comma_list
@@ -82,9 +83,11 @@ def definition_router(
         DefinitionFilter, Depends(_filter_dependency(id_param, include_shared_param))
     ]
 
-    def to_xml(definition_id: str, content: str) -> Any:
+    async def xml_of(session: AsyncSession, definition: Definition) -> Any:
+        """The `{id, bpmn20Xml}` / `{id, dmnXml}` body of one definition."""
         field = "bpmn20_xml" if xml is ProcessDefinitionXml else "dmn_xml"
-        return xml.model_validate({"id": definition_id, field: content})
+        content = await definitions.definition_xml(session, definition)
+        return xml.model_validate({"id": definition.id, field: content})
 
     @router.get("", response_model=list[read], responses=AUTHENTICATED)  # type: ignore[valid-type]
     async def list_definitions(
@@ -130,14 +133,14 @@ def definition_router(
         found = await definitions.resolve_effective(
             session, model, key, without_tenant=withoutTenantId
         )
-        return to_xml(found.id, await definitions.definition_xml(session, found))
+        return await xml_of(session, found)
 
     @router.get("/key/{key}/tenant-id/{tenantId}/xml", response_model=xml, responses=BY_KEY)
     async def get_xml_by_key_and_tenant(
         key: str, tenantId: TenantPath, session: SessionDep, principal: CurrentPrincipal
     ) -> Any:
         found = await definitions.resolve_effective(session, model, key, tenant_id=tenantId)
-        return to_xml(found.id, await definitions.definition_xml(session, found))
+        return await xml_of(session, found)
 
     @router.get("/{id}", response_model=read, responses=READ_ONE)
     async def get_definition(
@@ -154,7 +157,7 @@ def definition_router(
         principal: CurrentPrincipal,
     ) -> Any:
         found = await definitions.get_definition(session, model, id)
-        return to_xml(found.id, await definitions.definition_xml(session, found))
+        return await xml_of(session, found)
 
     return router
 

@@ -7,7 +7,6 @@ without it, it is shared and only admins may create it.
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response, status
@@ -18,7 +17,6 @@ from app.api.paths import comma_list
 from app.api.responses import AUTHENTICATED, READ_ONE, problems
 from app.core.errors import BadRequest, PayloadTooLarge
 from app.core.filters import TenantSelector
-from app.core.tenancy import IDENTIFIER_PATTERN
 from app.core.uploads import UploadLimits, extract_archive, is_archive, read_upload_file
 from app.schemas.base import CountResult
 from app.schemas.repository import (
@@ -31,6 +29,7 @@ from app.schemas.repository import (
 )
 from app.services import deployments
 from app.services.deployments import DeploymentFilter, DeploymentResult, UploadedResource
+from app.services.identity import check_identifier
 
 router = APIRouter(prefix="/deployment", tags=["Deployment"])
 
@@ -40,7 +39,6 @@ _FORM_FIELDS = {
     "tenant-id",
     "enable-duplicate-filtering",
     "deploy-changed-only",
-    "deployment-activation-time",
 }
 
 
@@ -92,8 +90,8 @@ async def create_deployment(
         files = [v for _, v in form.multi_items() if isinstance(v, UploadFile)]
         resources = await _resources(files, limits)
     tenant_id = fields.get("tenant-id") or None
-    if tenant_id is not None and not _valid_tenant(tenant_id):
-        raise BadRequest("tenant-id is not a valid tenant id.")
+    if tenant_id is not None:
+        check_identifier("Tenant", tenant_id)
     result = await deployments.create_deployment(
         session,
         name=fields.get("deployment-name"),
@@ -128,10 +126,6 @@ def _flag(fields: dict[str, str], name: str) -> bool:
     if value not in ("true", "false"):
         raise BadRequest(f"{name} must be true or false.")
     return value == "true"
-
-
-def _valid_tenant(tenant_id: str) -> bool:
-    return re.fullmatch(IDENTIFIER_PATTERN, tenant_id) is not None
 
 
 def _with_definitions(result: DeploymentResult) -> DeploymentWithDefinitions:

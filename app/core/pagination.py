@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import Select, SQLColumnExpression
+from sqlalchemy import Select, SQLColumnExpression, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import BadRequest
 
@@ -58,3 +59,10 @@ def make_page(first_result: int, max_results: int | None, *, cap: int) -> Page:
     if max_results is None or max_results > cap:
         max_results = cap
     return Page(first_result, max_results)
+
+
+async def count_rows(session: AsyncSession, statement: Select[Any]) -> int:
+    """What a `/count` endpoint answers: exactly the rows the same list query returns
+    unpaged (A12), tenant criteria included since it runs through the session."""
+    counted = select(func.count()).select_from(statement.order_by(None).subquery())
+    return int(await session.scalar(counted) or 0)

@@ -12,6 +12,7 @@ import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 import jwt
 from pwdlib import PasswordHash
@@ -21,8 +22,13 @@ from app.core.errors import Unauthorized
 
 ALGORITHM = "HS256"
 _password_hash = PasswordHash.recommended()
-# Verified against when the user does not exist, so both paths take the same time.
-_DUMMY_HASH = _password_hash.hash("tessera-dummy-password")
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """Verified against when the user has no password, so both paths take the same time.
+    Made on first use: argon2 costs real CPU, which importing this module should not."""
+    return _password_hash.hash("tessera-dummy-password")
 
 
 async def hash_password(password: str) -> str:
@@ -33,7 +39,7 @@ async def hash_password(password: str) -> str:
 async def verify_password(password: str, password_hash: str | None) -> bool:
     """False for a user without a password, after the same work as a real check."""
     if password_hash is None:
-        await asyncio.to_thread(_password_hash.verify, password, _DUMMY_HASH)
+        await asyncio.to_thread(_password_hash.verify, password, _dummy_hash())
         return False
     return await asyncio.to_thread(_password_hash.verify, password, password_hash)
 

@@ -362,17 +362,6 @@ def require_member(session: AsyncSession | Session, tenant_id: str) -> None:
         raise Forbidden("The caller is not a member of this tenant.")
 
 
-def resolve_target_tenant(session: AsyncSession | Session, explicit: str | None) -> str:
-    """Target tenant of a write or a resolution by key: explicit, else the only one, else 400."""
-    if explicit is not None:
-        require_member(session, explicit)
-        return explicit
-    tenants = current_context(session).tenant_ids
-    if len(tenants) != 1:
-        raise TenantRequired("Specify the tenant: the caller is not a member of exactly one.")
-    return next(iter(tenants))
-
-
 def resolution_tenant(session: AsyncSession | Session, explicit: str | None) -> str | None:
     """Whose version a key means (DESIGN §3 "Resolution by key"): the explicit tenant (403
     unless the caller may act in it), else the caller's only tenant; None (= the shared

@@ -11,13 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.core.errors import BadRequest, NotFound
 from app.core.filters import TenantSelector, uuid_or_none
-from app.core.pagination import Page, Sorting
+from app.core.pagination import Page, Sorting, count_rows
 from app.core.tenancy import resolution_tenant
 from app.models.repository import DecisionDefinition, DeploymentResource, ProcessDefinition
 
@@ -135,8 +135,7 @@ async def list_definitions(
 async def count_definitions(
     session: AsyncSession, model: type[Definition], *, filters: DefinitionFilter
 ) -> int:
-    counted = select(func.count()).select_from(filters.apply(select(model), model).subquery())
-    return int(await session.scalar(counted) or 0)
+    return await count_rows(session, filters.apply(select(model), model))
 
 
 async def get_definition(

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.db import advisory_xact_lock
 from app.core.errors import BadRequest, Forbidden, NotFound
 from app.core.filters import TenantSelector, uuid_or_none
-from app.core.pagination import Page, Sorting
+from app.core.pagination import Page, Sorting, count_rows
 from app.core.tenancy import can_write_shared, require_member
 from app.models.identity import Tenant
 from app.models.repository import (
@@ -250,8 +250,7 @@ async def list_deployments(
 
 
 async def count_deployments(session: AsyncSession, *, filters: DeploymentFilter) -> int:
-    counted = select(func.count()).select_from(filters.apply(select(Deployment)).subquery())
-    return int(await session.scalar(counted) or 0)
+    return await count_rows(session, filters.apply(select(Deployment)))
 
 
 async def get_deployment(session: AsyncSession, deployment_id: str) -> Deployment:

@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import BadRequest, Conflict, Forbidden, InvalidIdentifier, NotFound
-from app.core.pagination import Page, Sorting
+from app.core.pagination import Page, Sorting, count_rows
 from app.core.security import hash_password, verify_password
 from app.core.tenancy import IDENTIFIER_PATTERN, Principal
 from app.models.identity import (
@@ -194,7 +194,7 @@ async def list_tenants(
 async def count_tenants(
     session: AsyncSession, principal: Principal, *, filters: TenantFilter
 ) -> int:
-    return await _count(session, filters.apply(_visible_tenants(principal)))
+    return await count_rows(session, filters.apply(_visible_tenants(principal)))
 
 
 async def get_tenant(session: AsyncSession, principal: Principal, tenant_id: str) -> Tenant:
@@ -376,7 +376,7 @@ async def list_users(
 
 
 async def count_users(session: AsyncSession, principal: Principal, *, filters: UserFilter) -> int:
-    return await _count(session, filters.apply(_visible_users(principal)))
+    return await count_rows(session, filters.apply(_visible_users(principal)))
 
 
 async def get_user(session: AsyncSession, principal: Principal, user_id: str) -> User:
@@ -528,7 +528,7 @@ async def list_groups(
 
 
 async def count_groups(session: AsyncSession, principal: Principal, *, filters: GroupFilter) -> int:
-    return await _count(session, filters.apply(_visible_groups(principal)))
+    return await count_rows(session, filters.apply(_visible_groups(principal)))
 
 
 async def get_group(session: AsyncSession, principal: Principal, group_id: str) -> Group:
@@ -655,9 +655,3 @@ async def any_admin_exists(session: AsyncSession, *, admin_groups: Sequence[str]
         select(GroupMembership.user_id).where(GroupMembership.group_id.in_(admin_groups)).limit(1)
     )
     return found is not None
-
-
-async def _count(session: AsyncSession, statement: Select[Any]) -> int:
-    """Count exactly what the list query returns (A12): the same statement, unpaged."""
-    counted = select(func.count()).select_from(statement.order_by(None).subquery())
-    return int(await session.scalar(counted) or 0)

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import event, select
 from sqlalchemy.orm import selectinload
 
+from app.core.db import SessionFactory
 from app.core.errors import TenancyViolation
 from app.core.tenancy import TenancyContext, check_disabled
 from tests.core.conftest import OpenSession, Rows, admin, member_of
@@ -119,12 +120,8 @@ async def test_a6_leaving_a_disabled_block_does_not_enable_the_check(
     assert titles == {"note of t1", "note of t2"}
 
 
-async def test_no_context_refuses_to_query(session_factory: object, rows: Rows) -> None:
-    from app.core.db import SessionFactory
-
-    assert isinstance(session_factory, type(session_factory))
-    factory: SessionFactory = session_factory  # type: ignore[assignment]
-    async with factory() as session:
+async def test_no_context_refuses_to_query(session_factory: SessionFactory, rows: Rows) -> None:
+    async with session_factory() as session:
         with pytest.raises(TenancyViolation):
             await session.scalars(select(Note))
 

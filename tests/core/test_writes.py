@@ -11,7 +11,6 @@ from app.core.tenancy import (
     TenancyContext,
     check_disabled,
     resolution_tenant,
-    resolve_target_tenant,
 )
 from tests.core.conftest import OpenSession, Rows, admin, member_of
 from tests.core.models import Note, NoteComment, Template
@@ -127,19 +126,6 @@ async def test_cross_tenant_link_refused_by_the_database(
         session.add(NoteComment(note_id=rows.note_t1.id, body="same tenant is fine"))
 
 
-async def test_explicit_tenant_selector_rules(open_session: OpenSession, rows: Rows) -> None:
-    async with open_session(member_of("t1", "t2")) as session:
-        assert resolve_target_tenant(session, "t2") == "t2"
-        with pytest.raises(Forbidden):
-            resolve_target_tenant(session, "t3")
-        with pytest.raises(Forbidden):
-            resolve_target_tenant(session, "does-not-exist")
-        with pytest.raises(TenantRequired):
-            resolve_target_tenant(session, None)
-    async with open_session(member_of("t1")) as session:
-        assert resolve_target_tenant(session, None) == "t1"
-
-
 async def test_background_tenant_context_sees_exactly_its_tenant(
     open_session: OpenSession, rows: Rows
 ) -> None:
@@ -173,6 +159,8 @@ async def test_resolution_by_key_tenant_rules(open_session: OpenSession, rows: R
         assert resolution_tenant(session, "t2") == "t2"
         with pytest.raises(Forbidden):
             resolution_tenant(session, "t3")
+        with pytest.raises(Forbidden):
+            resolution_tenant(session, "does-not-exist")
         with pytest.raises(TenantRequired):
             resolution_tenant(session, None)
     async with open_session(member_of("t1")) as session:
