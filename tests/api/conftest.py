@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.core.config import Settings
@@ -69,7 +69,7 @@ async def admin(seed: Seed, settings: Settings) -> Headers:
     async with seed() as session:
         user = await add_user(session, ADMIN_ID, admin=True)
         user.password_hash = await _admin_password_hash()
-    return bearer(settings, ADMIN_ID)
+    return bearer(settings, user)
 
 
 _ADMIN_HASH: list[str] = []
@@ -93,8 +93,20 @@ async def member(
 ) -> Headers:
     """Create a non-admin user (tenants must exist) and return its bearer headers."""
     async with seed() as session:
-        await add_user(session, user_id, tenants=tenants, groups=groups, password=password)
-    return bearer(settings, user_id)
+        user = await add_user(session, user_id, tenants=tenants, groups=groups, password=password)
+    return bearer(settings, user)
+
+
+def record_statements(app: FastAPI) -> list[str]:
+    """A list that fills with every SQL statement `app` sends from now on."""
+    statements: list[str] = []
+    engine: AsyncEngine = app.state.engine
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    return statements
 
 
 def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
