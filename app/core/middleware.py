@@ -80,10 +80,13 @@ class BodySizeLimitMiddleware:
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
-        if headers.get(b"content-type", b"").startswith(b"multipart/"):
+        declared = headers.get(b"content-length")
+        # No length and not chunked: HTTP/1.1 says there is no body (most GETs), so there
+        # is nothing to read and replay.
+        no_body = declared is None and b"transfer-encoding" not in headers
+        if no_body or headers.get(b"content-type", b"").startswith(b"multipart/"):
             await self.app(scope, receive, send)
             return
-        declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await self._refuse(scope, receive, send)
             return
