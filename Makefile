@@ -1,6 +1,6 @@
 # Tessera developer tasks; `make` lists them. Everything runs from .venv, which is built
 # from requirements.lock (hash-checked), and the local PostgreSQL/Redis come from wheels in
-# it (scripts/devservices.py), so a fresh machine needs only python3 and make.
+# it (scripts/devservices/), so a fresh machine needs only python3 and make.
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -14,7 +14,7 @@ UV_VERSION := 0.13.9
 PYTEST_ARGS ?=
 LOCK_ARGS ?=
 LINT_PATHS := $(wildcard app tests benchmarks scripts migrations)
-DEVSERVICES := $(BIN)/python scripts/devservices.py
+DEVSERVICES := $(BIN)/python -m scripts.devservices
 
 .PHONY: help venv lock lint run test bench clean-data
 
@@ -59,4 +59,4 @@ bench: venv ## run each benchmarks/bench_*.py against throwaway PostgreSQL + Red
 		[ -e "$$f" ] || continue; echo "== $$f"; $(BIN)/python "$$f"; done'
 
 clean-data: ## stop servers left running from .tessera/ and delete it (all local data!)
-	$(PYTHON) scripts/devservices.py clean
+	$(PYTHON) -m scripts.devservices clean

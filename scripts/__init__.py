@@ -1,0 +1,1 @@
+"""Developer scripts, run from the repo root as modules (`python -m scripts.devservices`)."""
