@@ -13,6 +13,7 @@ TOOLS := .tessera/tools
 UV_VERSION := 0.13.9
 PYTEST_ARGS ?=
 LOCK_ARGS ?=
+BENCH_ARGS ?=
 LINT_PATHS := $(wildcard app tests benchmarks scripts migrations)
 DEVSERVICES := $(BIN)/python -m scripts.devservices
 
@@ -54,9 +55,12 @@ run: venv ## PostgreSQL + Redis (data in .tessera/), migrate, ensure admin, uvic
 test: venv lint ## lint, then pytest (PYTEST_ARGS=...) against throwaway PostgreSQL + Redis
 	$(DEVSERVICES) exec -- $(BIN)/pytest $(PYTEST_ARGS)
 
-bench: venv ## run each benchmarks/bench_*.py against throwaway PostgreSQL + Redis
-	$(DEVSERVICES) exec -- bash -c 'set -e; for f in benchmarks/bench_*.py; do \
-		[ -e "$$f" ] || continue; echo "== $$f"; $(BIN)/python "$$f"; done'
+bench: venv ## run every benchmarks/bench_*.py (BENCH_ARGS=--quick) on throwaway servers; fails if any did
+	$(DEVSERVICES) exec -- bash -c 'failed=(); for f in benchmarks/bench_*.py; do \
+		[ -e "$$f" ] || continue; echo "== $$f"; \
+		$(BIN)/python "$$f" $(BENCH_ARGS) || failed+=("$$f"); echo; done; \
+		if (( $${#failed[@]} )); then echo "make bench: failed: $${failed[*]}"; exit 1; fi; \
+		echo "make bench: no benchmark failed"'
 
 clean-data: ## stop servers left running from .tessera/ and delete it (all local data!)
 	$(PYTHON) -m scripts.devservices clean

@@ -11,7 +11,7 @@ Baseline: the same statements in an admin principal's context (the check is off:
 criteria, `tessera.bypass=on`), same round trips. For the list an extra info line shows
 the admin with an explicit `tenant_id IN (…)` filter: the member's SQL text and rows without
 the tenancy machinery, so member − that = cost of the mechanism (ORM criteria + RLS).
-Target: member / baseline ≤ 1.10× (median of per-round ratios).
+Target: member / baseline ≤ 1.10× (median of per-round ratios); exit status 1 when missed.
 
     python benchmarks/bench_tenant_check.py [--quick] [--explain]
 """
@@ -41,6 +41,7 @@ from app.models.base import NAMING_CONVENTION
 from benchmarks._support import (
     BenchEnv,
     Target,
+    Verdicts,
     create_bench_tables,
     delete_platform_rows,
     drop_bench_tables,
@@ -152,7 +153,7 @@ async def sanity(
         assert (await session.get(Item, other)) is not None
 
 
-async def main(args: argparse.Namespace) -> None:
+async def main(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     env = load_env()
     settings = make_settings(env)
@@ -208,22 +209,22 @@ async def main(args: argparse.Namespace) -> None:
             ops=ops,
             warmup=warmup,
         )
-        met = [
-            report_latency(
-                "get-by-id: unit of work with session.get(Item, id)",
-                get_results,
-                baseline="admin, check off",
-                measured="member, both layers",
-                target=TARGET,
-            ),
-            report_latency(
+        verdicts = Verdicts()
+        for title, results in (
+            ("get-by-id: unit of work with session.get(Item, id)", get_results),
+            (
                 f"list: unit of work with select(Item).order_by(id).limit({LIST_LIMIT})",
                 list_results,
+            ),
+        ):
+            report_latency(
+                title,
+                results,
                 baseline="admin, check off",
                 measured="member, both layers",
                 target=TARGET,
-            ),
-        ]
+                verdicts=verdicts,
+            )
         if args.explain:
             for label, context in (("member", member_context), ("admin", ADMIN)):
                 async with unit_of_work(factory, context, settings=settings) as session:
@@ -231,15 +232,16 @@ async def main(args: argparse.Namespace) -> None:
                         engine, session, partial(session.scalars, list_statement)
                     )
                 print_plan(f"list as {label}", plan)
-        print(f"summary: {sum(met)}/{len(met)} targets met")
     finally:
         await engine.dispose()
         await cleanup(env)
+    code = verdicts.exit_code()
     print(f"wall time {time.perf_counter() - started:.1f} s")
+    return code
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="smaller data, fewer rounds")
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE plans")
-    asyncio.run(main(parser.parse_args()))
+    raise SystemExit(asyncio.run(main(parser.parse_args())))

@@ -13,6 +13,7 @@ B. Memberships. One unit of work as `deps.get_current_principal` + a list endpoi
    large table. Measured: a user with 1,000 direct tenant memberships; baseline: a user
    with one. Both are also in one group (the group branch of `load_principal` runs).
    Target: 1,000 / 1 ≤ 2×. Info lines split off the principal load alone.
+Exit status 1 when a target is missed.
 
     python benchmarks/bench_tenant_scale.py [--quick] [--explain]
 """
@@ -51,6 +52,7 @@ from app.services.identity import load_principal
 from benchmarks._support import (
     BenchEnv,
     Target,
+    Verdicts,
     bulk_load,
     create_bench_tables,
     delete_platform_rows,
@@ -325,7 +327,7 @@ async def explain_plans(engine: AsyncEngine, reads: Reads, small_tenant_id: str)
 # --------------------------------------------------------------------------- main
 
 
-async def main(args: argparse.Namespace) -> None:
+async def main(args: argparse.Namespace) -> int:
     began = time.perf_counter()
     env = load_env()
     settings = make_settings(env)
@@ -352,7 +354,7 @@ async def main(args: argparse.Namespace) -> None:
     reads = Reads(create_session_factory(engine), settings)
     small = samples[SmallItem.__tablename__]
     large = samples[LargeItem.__tablename__]
-    met: list[bool] = []
+    verdicts = Verdicts()
     try:
 
         def pick(rows: list[tuple[str, uuid.UUID]], i: int) -> tuple[str, uuid.UUID]:
@@ -363,28 +365,26 @@ async def main(args: argparse.Namespace) -> None:
             "large": lambda i: reads.get(LargeItem, pick(large, i)),
         }
         results = await run_interleaved(variants_get, rounds=rounds_a, ops=ops_a, warmup=warmup_a)
-        met.append(
-            report_latency(
-                "A. get-by-id, member of a random tenant (small = 10 tenants, large = all)",
-                results,
-                baseline="small",
-                measured="large",
-                target=SIZE_TARGET,
-            )
+        report_latency(
+            "A. get-by-id, member of a random tenant (small = 10 tenants, large = all)",
+            results,
+            baseline="small",
+            measured="large",
+            target=SIZE_TARGET,
+            verdicts=verdicts,
         )
         variants_list: dict[str, Any] = {
             "small": lambda i: reads.list(SmallItem, pick(small, i)[0]),
             "large": lambda i: reads.list(LargeItem, pick(large, i)[0]),
         }
         results = await run_interleaved(variants_list, rounds=rounds_a, ops=ops_a, warmup=warmup_a)
-        met.append(
-            report_latency(
-                f"A. list of {LIST_LIMIT} ordered by id, member of a random tenant",
-                results,
-                baseline="small",
-                measured="large",
-                target=SIZE_TARGET,
-            )
+        report_latency(
+            f"A. list of {LIST_LIMIT} ordered by id, member of a random tenant",
+            results,
+            baseline="small",
+            measured="large",
+            target=SIZE_TARGET,
+            verdicts=verdicts,
         )
         one, many = "1 membership", f"{MEMBERSHIPS:,} memberships"
         variants_b: dict[str, Any] = {
@@ -402,26 +402,26 @@ async def main(args: argparse.Namespace) -> None:
             ),
         }
         results = await run_interleaved(variants_b, rounds=rounds_b, ops=ops_b, warmup=warmup_b)
-        met.append(
-            report_latency(
-                "B. principal load + list on the large table, by number of memberships",
-                results,
-                baseline=f"{one}: principal + list",
-                measured=f"{many}: principal + list",
-                target=MEMBERSHIP_TARGET,
-            )
+        report_latency(
+            "B. principal load + list on the large table, by number of memberships",
+            results,
+            baseline=f"{one}: principal + list",
+            measured=f"{many}: principal + list",
+            target=MEMBERSHIP_TARGET,
+            verdicts=verdicts,
         )
         if args.explain:
             await explain_plans(engine, reads, small[0][0])
-        print(f"summary: {sum(met)}/{len(met)} targets met")
     finally:
         await engine.dispose()
         await cleanup(env)
+    code = verdicts.exit_code()
     print(f"wall time {time.perf_counter() - began:.1f} s")
+    return code
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="100k rows, fewer rounds")
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE plans")
-    asyncio.run(main(parser.parse_args()))
+    raise SystemExit(asyncio.run(main(parser.parse_args())))
