@@ -51,7 +51,15 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.schema import AddConstraint, CreateIndex, DropConstraint, DropIndex, Table
 
 from app.core.config import Settings
-from app.core.tenancy import row_level_security_ddl, tenant_scoped_tables
+from app.core.security import create_access_token
+from app.core.tenancy import (
+    RLS_BYPASS,
+    RLS_TENANT_IDS,
+    Principal,
+    TenancyContext,
+    row_level_security_ddl,
+    tenant_scoped_tables,
+)
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[1]
@@ -105,6 +113,45 @@ def asyncpg_dsn(url: str) -> str:
 
 def owner_engine(env: BenchEnv) -> AsyncEngine:
     return create_async_engine(env.owner_url, poolclass=NullPool)
+
+
+# In-process callers have no user row; their principal is never re-validated (that check
+# belongs to the request path, measured over HTTP).
+NO_GENERATION = "00000000-0000-0000-0000-000000000000"
+
+
+def bench_principal(
+    user_id: str, tenant_ids: Iterable[str] = (), *, groups: Iterable[str] = (), admin: bool = False
+) -> Principal:
+    return Principal(
+        user_id, frozenset(groups), frozenset(tenant_ids), admin, NO_GENERATION, version=0
+    )
+
+
+async def bearer_token(env: BenchEnv, user_id: str) -> str:
+    """A valid token of `user_id` (seeded beforehand), at its current token generation."""
+    engine = owner_engine(env)
+    try:
+        async with engine.connect() as connection:
+            generation = (
+                await connection.execute(
+                    text("SELECT token_generation FROM users WHERE id = :id"), {"id": user_id}
+                )
+            ).scalar_one()
+    finally:
+        await engine.dispose()
+    token, _ = create_access_token(make_settings(env), user_id, generation)
+    return token
+
+
+# What the tenancy core sends at the start of a unit of work, for by-hand replicas.
+SETTINGS_SQL = (
+    f"SELECT set_config('{RLS_TENANT_IDS}', $1, true), set_config('{RLS_BYPASS}', $2, true)"
+)
+
+
+def settings_parameters(context: TenancyContext) -> tuple[str, str]:
+    return ",".join(sorted(context.tenant_ids)), "on" if context.sees_all else "off"
 
 
 def header(title: str, lines: Iterable[str]) -> None:

@@ -35,8 +35,7 @@ import time
 from sqlalchemy import text
 
 from app.core.db import create_engine, create_session_factory, unit_of_work
-from app.core.security import create_access_token
-from app.core.tenancy import Principal, TenancyContext
+from app.core.tenancy import TenancyContext
 from app.services import deployments
 from app.services.definitions_parser import parse_resource
 from benchmarks._support import (
@@ -48,6 +47,8 @@ from benchmarks._support import (
     Result,
     Server,
     Verdicts,
+    bearer_token,
+    bench_principal,
     delete_platform_rows,
     fmt_seconds,
     header,
@@ -165,9 +166,7 @@ async def in_process(env: BenchEnv, count: int) -> tuple[float, float]:
     settings = make_settings(env)
     engine = create_engine(settings)
     factory = create_session_factory(engine)
-    context = TenancyContext.for_principal(
-        Principal(DEPLOYER, frozenset(), frozenset({TENANT}), False)
-    )
+    context = TenancyContext.for_principal(bench_principal(DEPLOYER, {TENANT}))
 
     async def deploy(key: str) -> None:
         async with unit_of_work(factory, context, settings=settings) as session:
@@ -230,7 +229,7 @@ def main(args: argparse.Namespace) -> int:
     asyncio.run(seed(env))
     verdicts = Verdicts()
     try:
-        token, _ = create_access_token(make_settings(env), DEPLOYER)
+        token = asyncio.run(bearer_token(env, DEPLOYER))
         servers = {
             "raw": Server(
                 "raw", "benchmarks._bare_app:create_raw_app", server_env(env, BENCH_TENANT=TENANT)

@@ -49,12 +49,12 @@ from app.core.config import Settings
 from app.core.db import SessionFactory, create_engine, create_session_factory, unit_of_work
 from app.core.filters import TenantSelector
 from app.core.pagination import Page, Sorting
-from app.core.security import create_access_token
-from app.core.tenancy import Principal, TenancyContext
+from app.core.tenancy import TenancyContext
 from app.models.repository import ProcessDefinition
 from app.services import definitions
 from benchmarks._support import (
     BYPASS,
+    SETTINGS_SQL,
     BenchEnv,
     Load,
     Result,
@@ -63,6 +63,8 @@ from benchmarks._support import (
     Target,
     Verdicts,
     asyncpg_dsn,
+    bearer_token,
+    bench_principal,
     captured_statements,
     delete_platform_rows,
     execution_ms,
@@ -81,6 +83,7 @@ from benchmarks._support import (
     run_interleaved,
     running,
     server_env,
+    settings_parameters,
     table,
     vacuum_analyze,
 )
@@ -172,8 +175,8 @@ class Captured:
 
 def callers(tenant: str) -> list[Caller]:
     base = f"latestVersion=true&maxResults={PAGE}"
-    member = Principal(READER, frozenset(), frozenset({tenant}), False)
-    admin = Principal(ADMIN, frozenset({ADMIN_GROUP}), frozenset(), True)
+    member = bench_principal(READER, {tenant})
+    admin = bench_principal(ADMIN, groups={ADMIN_GROUP}, admin=True)
     return [
         Caller("member", READER, TenancyContext.for_principal(member), TenantSelector(), base),
         Caller(
@@ -203,9 +206,9 @@ async def capture(
     with captured_statements(engine) as sent:
         async with unit_of_work(factory, caller.context, settings=settings) as session:
             rows = await list_latest(session, caller)
-    settings_sql, settings_params = next((s, p) for s, p in sent if "set_config" in s)
     sql, params = next((s, p) for s, p in sent if "process_definitions" in s)
-    return Captured(settings_sql, tuple(settings_params), sql, tuple(params), {r.id for r in rows})
+    settings_params = settings_parameters(caller.context)
+    return Captured(SETTINGS_SQL, settings_params, sql, tuple(params), {r.id for r in rows})
 
 
 async def bare_query(connection: asyncpg.Connection, captured: Captured, _i: int) -> None:
@@ -312,7 +315,7 @@ async def measure_all(
         same = True
         for caller in callers(tenant):
             captured = await capture(engine, factory, settings, caller)
-            token, _ = create_access_token(settings, caller.user)
+            token = await bearer_token(env, caller.user)
             loads[caller.label] = Load(
                 (f"/process-definition?{caller.query}",),
                 headers={"Authorization": f"Bearer {token}"},

@@ -52,7 +52,6 @@ import uuid
 
 from sqlalchemy import text
 
-from app.core.security import create_access_token
 from benchmarks._support import (
     BYPASS,
     RESULT_COLUMNS,
@@ -62,13 +61,13 @@ from benchmarks._support import (
     Server,
     Target,
     Verdicts,
+    bearer_token,
     create_bench_tables,
     delete_platform_rows,
     drop_bench_tables,
     header,
     http_json,
     load_env,
-    make_settings,
     measure,
     owner_engine,
     result_cells,
@@ -232,7 +231,7 @@ def main(args: argparse.Namespace) -> int:
     own = asyncio.run(seed(env))
     verdicts = Verdicts()
     try:
-        token, _ = create_access_token(make_settings(env), USER)
+        token = asyncio.run(bearer_token(env, USER))
         auth = {"Authorization": f"Bearer {token}"}
         loads = {
             "GET by id": Load((f"/deployment/{own}",), headers=auth),

@@ -36,12 +36,13 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from app.core.config import Settings
 from app.core.db import SessionFactory, create_engine, create_session_factory, unit_of_work
-from app.core.tenancy import Principal, TenancyContext, TenantOwned
+from app.core.tenancy import TenancyContext, TenantOwned
 from app.models.base import NAMING_CONVENTION
 from benchmarks._support import (
     BenchEnv,
     Target,
     Verdicts,
+    bench_principal,
     create_bench_tables,
     delete_platform_rows,
     drop_bench_tables,
@@ -86,13 +87,11 @@ def tenant_id(n: int) -> str:
 
 
 def member(tenant: str) -> TenancyContext:
-    return TenancyContext.for_principal(
-        Principal(f"{PREFIX}user", frozenset(), frozenset({tenant}), is_admin=False)
-    )
+    return TenancyContext.for_principal(bench_principal(f"{PREFIX}user", {tenant}))
 
 
 ADMIN = TenancyContext.for_principal(
-    Principal(f"{PREFIX}admin", frozenset({"admin"}), frozenset(), is_admin=True)
+    bench_principal(f"{PREFIX}admin", groups={"admin"}, admin=True)
 )
 
 

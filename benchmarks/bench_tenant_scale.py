@@ -29,8 +29,8 @@ import argparse
 import asyncio
 import time
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
@@ -41,18 +41,19 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from app.core.config import Settings
 from app.core.db import SessionFactory, create_engine, create_session_factory, unit_of_work
 from app.core.tenancy import (
-    Principal,
     TenancyContext,
     TenantOwned,
     bind_context,
     sync_database_settings,
 )
+from app.models import User
 from app.models.base import NAMING_CONVENTION
-from app.services.identity import load_principal
+from app.services.principal import load_principal
 from benchmarks._support import (
     BenchEnv,
     Target,
     Verdicts,
+    bench_principal,
     bulk_load,
     create_bench_tables,
     delete_platform_rows,
@@ -134,9 +135,7 @@ def small_tenant(n: int) -> str:
 
 
 def member(tenant: str) -> TenancyContext:
-    return TenancyContext.for_principal(
-        Principal(f"{PREFIX}reader", frozenset(), frozenset({tenant}), is_admin=False)
-    )
+    return TenancyContext.for_principal(bench_principal(f"{PREFIX}reader", {tenant}))
 
 
 # --------------------------------------------------------------------------- data
@@ -243,6 +242,16 @@ async def cleanup(env: BenchEnv) -> None:
 class Reads:
     factory: SessionFactory
     settings: Settings
+    generations: dict[str, str] = field(default_factory=dict)  # user id -> token generation
+
+    async def load_generations(self, *user_ids: str) -> None:
+        async with unit_of_work(
+            self.factory, TenancyContext.system(), settings=self.settings
+        ) as session:
+            rows = await session.execute(
+                select(User.id, User.token_generation).where(User.id.in_(user_ids))
+            )
+            self.generations.update({row[0]: str(row[1]) for row in rows})
 
     async def get(self, model: type[Item], sample: tuple[str, uuid.UUID]) -> None:
         tenant, row_id = sample
@@ -263,8 +272,8 @@ class Reads:
             principal = await load_principal(
                 session,
                 user_id,
+                generation=self.generations[user_id],
                 admin_groups=self.settings.admin_groups,
-                issued_at=datetime.now(UTC),  # a token issued just now
             )
             if principal is None or len(principal.tenant_ids) != expected_tenants:
                 raise RuntimeError("wrong principal")
@@ -308,7 +317,8 @@ async def explain_plans(engine: AsyncEngine, reads: Reads, small_tenant_id: str)
     for user_id in (USER_ONE, USER_MANY):
         context = TenancyContext.unauthenticated()
         async with unit_of_work(reads.factory, context, settings=reads.settings) as s:
-            load = partial(load_principal, s, user_id, admin_groups=(), issued_at=datetime.now(UTC))
+            generation = reads.generations[user_id]
+            load = partial(load_principal, s, user_id, generation=generation, admin_groups=())
             principal = await load()
             assert principal is not None
             plan = await explain_last_select(engine, s, load)
@@ -352,6 +362,7 @@ async def main(args: argparse.Namespace) -> int:
     print()
     engine = create_engine(settings)
     reads = Reads(create_session_factory(engine), settings)
+    await reads.load_generations(USER_ONE, USER_MANY)
     small = samples[SmallItem.__tablename__]
     large = samples[LargeItem.__tablename__]
     verdicts = Verdicts()
