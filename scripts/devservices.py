@@ -26,6 +26,7 @@ import contextlib
 import importlib.util
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import socket
@@ -750,6 +751,10 @@ def cmd_exec(args: argparse.Namespace) -> int:
         raise ServiceError("usage: devservices.py exec -- CMD [ARGS...]")
     with throwaway_root() as root, services(root, throwaway=True) as extra:
         env = child_env(extra, "test")
+        # ENVIRONMENT=test refuses a placeholder SECRET_KEY (app/core/config.py), and
+        # alembic, the tests and the benchmarks read the settings: throwaway servers get a
+        # throwaway key unless the caller brought one.
+        env.setdefault("SECRET_KEY", secrets.token_urlsafe(48))
         migrate(env)
         return run_foreground(cmd, env)
 
