@@ -16,7 +16,7 @@ import sys
 from app.core.config import get_settings
 from app.core.db import create_engine, create_session_factory, unit_of_work
 from app.core.tenancy import TenancyContext
-from app.services.identity import any_admin_exists, ensure_admin
+from app.services.users import any_admin_exists, ensure_admin
 
 DEFAULT_ADMIN = "admin"
 

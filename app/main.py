@@ -5,19 +5,22 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from redis.asyncio import Redis
 
 from app.api import auth, definitions, deployments, groups, health, tenants, users
+from app.api.deps import AUTHENTICATED_SESSION, PUBLIC_PATHS
 from app.core.config import Settings, get_settings
 from app.core.db import create_engine, create_session_factory, refuse_privileged_role, unit_of_work
 from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging
 from app.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from app.core.tenancy import TenancyContext
-from app.services.identity import ensure_admin
+from app.services.principal import PrincipalCache
+from app.services.users import ensure_admin
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.engine = engine
             app.state.session_factory = create_session_factory(engine)
             app.state.redis = redis
+            app.state.principals = PrincipalCache()
             await _ensure_configured_admin(app, settings)
             yield
         finally:
@@ -55,7 +59,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         swagger_ui_parameters={"persistAuthorization": True},
+        # The one way in: every route, also one added later, authenticates (app.api.deps).
+        dependencies=[AUTHENTICATED_SESSION],
     )
+    _unlock_public_routes_in_docs(app)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_json_body_bytes)
     app.add_middleware(RequestContextMiddleware)
@@ -72,6 +79,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(router)
     return app
+
+
+def _unlock_public_routes_in_docs(app: FastAPI) -> None:
+    """The app-level dependency marks every operation as needing the bearer token; the
+    public ones do not, and /docs should not show them locked."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = generate()
+        for path in PUBLIC_PATHS:
+            for operation in schema.get("paths", {}).get(path, {}).values():
+                operation.pop("security", None)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 async def _ensure_configured_admin(app: FastAPI, settings: Settings) -> None:

@@ -136,6 +136,7 @@ async def add_user(
     return user
 
 
-def bearer(settings: Settings, user_id: str) -> dict[str, str]:
-    token, _ = create_access_token(settings, user_id)
+def bearer(settings: Settings, user: User) -> dict[str, str]:
+    """Headers with a valid token of `user` (at its current token generation)."""
+    token, _ = create_access_token(settings, user.id, user.token_generation)
     return {"Authorization": f"Bearer {token}"}

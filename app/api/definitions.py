@@ -8,14 +8,13 @@ parameter names and response shapes only.
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import CurrentPrincipal, PageDep, SessionDep, SortingDep
-from app.api.paths import comma_list
+from app.api.deps import PageDep, SessionDep, SortingDep
+from app.api.paths import IdentifierPath, comma_list
 from app.api.responses import AUTHENTICATED, READ_ONE, problems
 from app.core.filters import TenantSelector
-from app.core.tenancy import IDENTIFIER_PATTERN
 from app.models.repository import DecisionDefinition, ProcessDefinition
 from app.schemas.base import CountResult
 from app.schemas.repository import (
@@ -27,7 +26,6 @@ from app.schemas.repository import (
 from app.services import definitions
 from app.services.definitions import Definition, DefinitionFilter
 
-TenantPath = Annotated[str, Path(pattern=IDENTIFIER_PATTERN)]
 BY_KEY = problems(400, 401, 403, 404)
 
 
@@ -92,7 +90,6 @@ def definition_router(
     @router.get("", response_model=list[read], responses=AUTHENTICATED)  # type: ignore[valid-type]
     async def list_definitions(
         session: SessionDep,
-        principal: CurrentPrincipal,
         filters: FilterDep,
         sorting: SortingDep,
         page: PageDep,
@@ -103,33 +100,25 @@ def definition_router(
         return [read.model_validate(r) for r in rows]
 
     @router.get("/count", response_model=CountResult, responses=AUTHENTICATED)
-    async def count_definitions(
-        session: SessionDep, principal: CurrentPrincipal, filters: FilterDep
-    ) -> CountResult:
+    async def count_definitions(session: SessionDep, filters: FilterDep) -> CountResult:
         return CountResult(
             count=await definitions.count_definitions(session, model, filters=filters)
         )
 
     @router.get("/key/{key}", response_model=read, responses=BY_KEY)
-    async def get_by_key(
-        key: str, session: SessionDep, principal: CurrentPrincipal, withoutTenantId: bool = False
-    ) -> Any:
+    async def get_by_key(key: str, session: SessionDep, withoutTenantId: bool = False) -> Any:
         found = await definitions.resolve_effective(
             session, model, key, without_tenant=withoutTenantId
         )
         return read.model_validate(found)
 
     @router.get("/key/{key}/tenant-id/{tenantId}", response_model=read, responses=BY_KEY)
-    async def get_by_key_and_tenant(
-        key: str, tenantId: TenantPath, session: SessionDep, principal: CurrentPrincipal
-    ) -> Any:
+    async def get_by_key_and_tenant(key: str, tenantId: IdentifierPath, session: SessionDep) -> Any:
         found = await definitions.resolve_effective(session, model, key, tenant_id=tenantId)
         return read.model_validate(found)
 
     @router.get("/key/{key}/xml", response_model=xml, responses=BY_KEY)
-    async def get_xml_by_key(
-        key: str, session: SessionDep, principal: CurrentPrincipal, withoutTenantId: bool = False
-    ) -> Any:
+    async def get_xml_by_key(key: str, session: SessionDep, withoutTenantId: bool = False) -> Any:
         found = await definitions.resolve_effective(
             session, model, key, without_tenant=withoutTenantId
         )
@@ -137,7 +126,7 @@ def definition_router(
 
     @router.get("/key/{key}/tenant-id/{tenantId}/xml", response_model=xml, responses=BY_KEY)
     async def get_xml_by_key_and_tenant(
-        key: str, tenantId: TenantPath, session: SessionDep, principal: CurrentPrincipal
+        key: str, tenantId: IdentifierPath, session: SessionDep
     ) -> Any:
         found = await definitions.resolve_effective(session, model, key, tenant_id=tenantId)
         return await xml_of(session, found)
@@ -146,7 +135,6 @@ def definition_router(
     async def get_definition(
         id: str,
         session: SessionDep,
-        principal: CurrentPrincipal,
     ) -> Any:
         return read.model_validate(await definitions.get_definition(session, model, id))
 
@@ -154,7 +142,6 @@ def definition_router(
     async def get_definition_xml(
         id: str,
         session: SessionDep,
-        principal: CurrentPrincipal,
     ) -> Any:
         found = await definitions.get_definition(session, model, id)
         return await xml_of(session, found)

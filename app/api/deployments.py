@@ -12,11 +12,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response, status
 from starlette.datastructures import UploadFile
 
-from app.api.deps import CurrentPrincipal, PageDep, SessionDep, SettingsDep, SortingDep
+from app.api.deps import PageDep, SessionDep, SettingsDep, SortingDep
 from app.api.paths import comma_list
 from app.api.responses import AUTHENTICATED, READ_ONE, problems
 from app.core.errors import BadRequest, PayloadTooLarge
 from app.core.filters import TenantSelector
+from app.core.identifiers import check_identifier
 from app.core.uploads import UploadLimits, extract_archive, is_archive, read_upload_file
 from app.schemas.base import CountResult
 from app.schemas.repository import (
@@ -29,7 +30,6 @@ from app.schemas.repository import (
 )
 from app.services import deployments
 from app.services.deployments import DeploymentFilter, DeploymentResult, UploadedResource
-from app.services.identity import check_identifier
 
 router = APIRouter(prefix="/deployment", tags=["Deployment"])
 
@@ -73,7 +73,7 @@ FilterDep = Annotated[DeploymentFilter, Depends(deployment_filter)]
     responses=problems(400, 401, 403, 413),
 )
 async def create_deployment(
-    request: Request, session: SessionDep, principal: CurrentPrincipal, settings: SettingsDep
+    request: Request, session: SessionDep, settings: SettingsDep
 ) -> DeploymentWithDefinitions:
     """Multipart form: `deployment-name`, `deployment-source`, `tenant-id`,
     `enable-duplicate-filtering`, `deploy-changed-only`, and one or more files (any field
@@ -143,7 +143,6 @@ def _with_definitions(result: DeploymentResult) -> DeploymentWithDefinitions:
 @router.get("", response_model=list[DeploymentRead], responses=AUTHENTICATED)
 async def list_deployments(
     session: SessionDep,
-    principal: CurrentPrincipal,
     filters: FilterDep,
     sorting: SortingDep,
     page: PageDep,
@@ -153,9 +152,7 @@ async def list_deployments(
 
 
 @router.get("/count", response_model=CountResult, responses=AUTHENTICATED)
-async def count_deployments(
-    session: SessionDep, principal: CurrentPrincipal, filters: FilterDep
-) -> CountResult:
+async def count_deployments(session: SessionDep, filters: FilterDep) -> CountResult:
     return CountResult(count=await deployments.count_deployments(session, filters=filters))
 
 
@@ -163,7 +160,6 @@ async def count_deployments(
 async def get_deployment(
     id: str,
     session: SessionDep,
-    principal: CurrentPrincipal,
 ) -> DeploymentRead:
     return DeploymentRead.model_validate(await deployments.get_deployment(session, id))
 
@@ -172,7 +168,6 @@ async def get_deployment(
 async def list_resources(
     id: str,
     session: SessionDep,
-    principal: CurrentPrincipal,
 ) -> list[ResourceRead]:
     return [ResourceRead.model_validate(r) for r in await deployments.list_resources(session, id)]
 
@@ -182,7 +177,6 @@ async def get_resource(
     id: str,
     resourceId: str,
     session: SessionDep,
-    principal: CurrentPrincipal,
 ) -> ResourceRead:
     return ResourceRead.model_validate(await deployments.get_resource(session, id, resourceId))
 
@@ -192,7 +186,6 @@ async def get_resource_data(
     id: str,
     resourceId: str,
     session: SessionDep,
-    principal: CurrentPrincipal,
 ) -> Response:
     resource = await deployments.get_resource(session, id, resourceId)
     media_type = (
@@ -215,7 +208,6 @@ def _safe_name(name: str) -> str:
 async def delete_deployment(
     id: str,
     session: SessionDep,
-    principal: CurrentPrincipal,
     cascade: bool = False,
 ) -> Response:
     """`cascade` is accepted for Camunda clients; no runtime data exists to cascade to yet."""
@@ -232,7 +224,6 @@ async def redeploy(
     id: str,
     body: RedeployRequest,
     session: SessionDep,
-    principal: CurrentPrincipal,
 ) -> DeploymentWithDefinitions:
     result = await deployments.redeploy(
         session,

@@ -1,9 +1,14 @@
-"""Annotated dependencies shared by every router.
+"""Annotated dependencies shared by every router, and the one way in.
 
-`SessionDep` is the unit of work of the request: one session, committed after the
-endpoint returns and *before* the response is sent (scope="function"), rolled back on any
-error. `CurrentPrincipal` authenticates the bearer token, reads the caller's groups and
-tenants from the database inside that same session, and binds the tenancy context to it.
+`get_session` is the unit of work of the request *and* its authentication. The app
+mounts it on every route (`create_app(dependencies=...)`), so a handler cannot forget it:
+a route runs only after the bearer token was checked and the caller's tenancy context was
+bound to the session, unless its path is in `PUBLIC_PATHS`. A handler names `SessionDep`
+when it queries, and `CurrentPrincipal` only when it uses the caller itself; FastAPI hands
+both the same, already authenticated, session.
+
+The session is committed after the endpoint returns and *before* the response is sent
+(scope="function"), and rolled back on any error.
 """
 
 from __future__ import annotations
@@ -17,13 +22,20 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
-from app.core.db import SessionFactory, unit_of_work
+from app.core.db import unit_of_work
 from app.core.errors import BadRequest, Unauthorized
 from app.core.logging import tenant_ids_var, user_id_var
 from app.core.pagination import Page, Sorting, SortOrder, make_page
 from app.core.security import read_access_token
-from app.core.tenancy import Principal, TenancyContext, bind_context, sync_database_settings
-from app.services.identity import load_principal
+from app.core.tenancy import Principal, TenancyContext, current_context
+from app.services.principal import authenticate
+
+# The routes anyone may call. Everything else answers 401 without a valid bearer token
+# (A14). `/openapi.json` and the docs' static files are not API routes, so no dependency
+# runs for them at all.
+PUBLIC_PATHS = frozenset(
+    {"/health", "/ready", "/auth/token", "/docs", "/docs/oauth2-redirect", "/redoc"}
+)
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="auth/token", auto_error=False)
 
@@ -44,39 +56,51 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 RedisDep = Annotated[Redis, Depends(get_redis)]
 
 
-async def get_session(request: Request, settings: SettingsDep) -> AsyncIterator[AsyncSession]:
-    factory: SessionFactory = request.app.state.session_factory
+def is_public(request: Request) -> bool:
+    route = request.scope.get("route")
+    return getattr(route, "path", None) in PUBLIC_PATHS
+
+
+async def get_session(
+    request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> AsyncIterator[AsyncSession]:
+    """The request's unit of work, bound to its authenticated caller (401 otherwise).
+
+    On a public route the session stays unauthenticated: platform tables only, no tenant
+    or shared row. Otherwise the token is verified and its principal bound before the
+    handler runs; on the warm path that costs the transaction's first statement and
+    nothing else (`app.services.principal.authenticate`).
+    """
+    state = request.app.state
+    settings: Settings = state.settings
     async with unit_of_work(
-        factory, TenancyContext.unauthenticated(), settings=settings
+        state.session_factory, TenancyContext.unauthenticated(), settings=settings
     ) as session:
+        if not is_public(request):
+            if token is None:
+                raise Unauthorized("A bearer token is required.")
+            principal = await authenticate(
+                session,
+                read_access_token(settings, token),
+                cache=state.principals,
+                admin_groups=settings.admin_groups,
+            )
+            user_id_var.set(principal.user_id)
+            tenant_ids_var.set(tuple(sorted(principal.tenant_ids)))
         yield session
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+# One Depends object: the app mounts exactly this one, so FastAPI resolves it once per
+# request and hands the same session to every handler parameter that asks for it.
+AUTHENTICATED_SESSION = Depends(get_session, scope="function")
+SessionDep = Annotated[AsyncSession, AUTHENTICATED_SESSION]
 
 
-async def get_current_principal(
-    session: SessionDep,
-    settings: SettingsDep,
-    token: Annotated[str | None, Depends(oauth2_scheme)],
-) -> Principal:
-    """401 before any tenant data is touched unless the token is valid and its user exists."""
-    if token is None:
-        raise Unauthorized("A bearer token is required.")
-    claims = read_access_token(settings, token)
-    principal = await load_principal(
-        session, claims.user_id, admin_groups=settings.admin_groups, issued_at=claims.issued_at
-    )
+async def get_current_principal(session: SessionDep) -> Principal:
+    """The caller, for handlers that use it (most need only the session)."""
+    principal = current_context(session).principal
     if principal is None:
-        raise Unauthorized("The token's user does not exist.")
-    bind_context(
-        session,
-        TenancyContext.for_principal(principal),
-        check_enabled=settings.tenant_check_enabled,
-    )
-    await sync_database_settings(session)
-    user_id_var.set(principal.user_id)
-    tenant_ids_var.set(tuple(sorted(principal.tenant_ids)))
+        raise Unauthorized("A bearer token is required.")
     return principal
 
 

@@ -9,10 +9,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from app.api.deps import CurrentPrincipal, PageDep, SessionDep, SortingDep
+from app.api.deps import PageDep, SessionDep, SortingDep
 from app.api.paths import IdentifierPath, comma_list
 from app.api.responses import ADMIN_WRITE, AUTHENTICATED, READ_ONE
-from app.core.tenancy import IDENTIFIER_PATTERN
+from app.core.identifiers import IDENTIFIER_PATTERN
 from app.schemas.base import CountResult
 from app.schemas.identity import (
     GroupCreate,
@@ -22,8 +22,8 @@ from app.schemas.identity import (
     IdentityGroups,
     IdentityGroupUser,
 )
-from app.services import identity
-from app.services.identity import GroupFilter
+from app.services import groups, memberships
+from app.services.groups import GroupFilter
 
 router = APIRouter(prefix="/group", tags=["Group"])
 identity_router = APIRouter(prefix="/identity", tags=["Identity"])
@@ -55,31 +55,22 @@ FilterDep = Annotated[GroupFilter, Depends(group_filter)]
 @router.get("", response_model=list[GroupRead], responses=AUTHENTICATED)
 async def list_groups(
     session: SessionDep,
-    principal: CurrentPrincipal,
     filters: FilterDep,
     sorting: SortingDep,
     page: PageDep,
 ) -> list[GroupRead]:
-    groups = await identity.list_groups(
-        session, principal, filters=filters, sorting=sorting, page=page
-    )
-    return [GroupRead.model_validate(g) for g in groups]
+    rows = await groups.list_groups(session, filters=filters, sorting=sorting, page=page)
+    return [GroupRead.model_validate(g) for g in rows]
 
 
 @router.get("/count", response_model=CountResult, responses=AUTHENTICATED)
-async def count_groups(
-    session: SessionDep, principal: CurrentPrincipal, filters: FilterDep
-) -> CountResult:
-    return CountResult(count=await identity.count_groups(session, principal, filters=filters))
+async def count_groups(session: SessionDep, filters: FilterDep) -> CountResult:
+    return CountResult(count=await groups.count_groups(session, filters=filters))
 
 
 @router.post("/create", status_code=status.HTTP_204_NO_CONTENT, responses=ADMIN_WRITE)
-async def create_group(
-    body: GroupCreate, session: SessionDep, principal: CurrentPrincipal
-) -> Response:
-    await identity.create_group(
-        session, principal, group_id=body.id, name=body.name, type_=body.type
-    )
+async def create_group(body: GroupCreate, session: SessionDep) -> Response:
+    await groups.create_group(session, group_id=body.id, name=body.name, type_=body.type)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -87,9 +78,8 @@ async def create_group(
 async def get_group(
     id: IdentifierPath,
     session: SessionDep,
-    principal: CurrentPrincipal,
 ) -> GroupRead:
-    return GroupRead.model_validate(await identity.get_group(session, principal, id))
+    return GroupRead.model_validate(await groups.get_group(session, id))
 
 
 @router.put("/{id}", status_code=status.HTTP_204_NO_CONTENT, responses=ADMIN_WRITE)
@@ -97,11 +87,8 @@ async def update_group(
     id: IdentifierPath,
     body: GroupUpdate,
     session: SessionDep,
-    principal: CurrentPrincipal,
 ) -> Response:
-    await identity.update_group(
-        session, principal, id, body_id=body.id, name=body.name, type_=body.type
-    )
+    await groups.update_group(session, id, body_id=body.id, name=body.name, type_=body.type)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -109,9 +96,8 @@ async def update_group(
 async def delete_group(
     id: IdentifierPath,
     session: SessionDep,
-    principal: CurrentPrincipal,
 ) -> Response:
-    await identity.delete_group(session, principal, id)
+    await groups.delete_group(session, id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -120,9 +106,8 @@ async def add_member(
     id: IdentifierPath,
     userId: IdentifierPath,
     session: SessionDep,
-    principal: CurrentPrincipal,
 ) -> Response:
-    await identity.add_group_member(session, principal, id, userId)
+    await memberships.add_group_member(session, id, userId)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -133,21 +118,19 @@ async def remove_member(
     id: IdentifierPath,
     userId: IdentifierPath,
     session: SessionDep,
-    principal: CurrentPrincipal,
 ) -> Response:
-    await identity.remove_group_member(session, principal, id, userId)
+    await memberships.remove_group_member(session, id, userId)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @identity_router.get("/groups", response_model=IdentityGroups, responses=READ_ONE)
 async def groups_of_user(
     session: SessionDep,
-    principal: CurrentPrincipal,
     userId: Annotated[str, Query(pattern=IDENTIFIER_PATTERN)],
 ) -> IdentityGroups:
-    groups, members = await identity.groups_of_user_with_members(session, principal, userId)
+    found, members = await groups.groups_of_user_with_members(session, userId)
     return IdentityGroups(
-        groups=[IdentityGroup.model_validate(g) for g in groups],
+        groups=[IdentityGroup.model_validate(g) for g in found],
         group_users=[
             IdentityGroupUser(
                 id=u.id,

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Path
 
-from app.core.tenancy import IDENTIFIER_PATTERN
+from app.core.identifiers import IDENTIFIER_PATTERN
 
 # A tenant, user or group id in a path; outside the pattern it is a 400 before any query.
 IdentifierPath = Annotated[str, Path(pattern=IDENTIFIER_PATTERN)]

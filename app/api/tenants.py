@@ -9,13 +9,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response, status
 
-from app.api.deps import CurrentPrincipal, PageDep, SessionDep, SortingDep
+from app.api.deps import PageDep, SessionDep, SortingDep
 from app.api.paths import IdentifierPath, comma_list
 from app.api.responses import ADMIN_WRITE, AUTHENTICATED, READ_ONE
 from app.schemas.base import CountResult
 from app.schemas.identity import TenantCreate, TenantRead, TenantUpdate
-from app.services import identity
-from app.services.identity import TenantFilter
+from app.services import memberships, tenants
+from app.services.tenants import TenantFilter
 
 router = APIRouter(prefix="/tenant", tags=["Tenant"])
 
@@ -46,29 +46,22 @@ FilterDep = Annotated[TenantFilter, Depends(tenant_filter)]
 @router.get("", response_model=list[TenantRead], responses=AUTHENTICATED)
 async def list_tenants(
     session: SessionDep,
-    principal: CurrentPrincipal,
     filters: FilterDep,
     sorting: SortingDep,
     page: PageDep,
 ) -> list[TenantRead]:
-    tenants = await identity.list_tenants(
-        session, principal, filters=filters, sorting=sorting, page=page
-    )
-    return [TenantRead.model_validate(t) for t in tenants]
+    rows = await tenants.list_tenants(session, filters=filters, sorting=sorting, page=page)
+    return [TenantRead.model_validate(t) for t in rows]
 
 
 @router.get("/count", response_model=CountResult, responses=AUTHENTICATED)
-async def count_tenants(
-    session: SessionDep, principal: CurrentPrincipal, filters: FilterDep
-) -> CountResult:
-    return CountResult(count=await identity.count_tenants(session, principal, filters=filters))
+async def count_tenants(session: SessionDep, filters: FilterDep) -> CountResult:
+    return CountResult(count=await tenants.count_tenants(session, filters=filters))
 
 
 @router.post("/create", status_code=status.HTTP_204_NO_CONTENT, responses=ADMIN_WRITE)
-async def create_tenant(
-    body: TenantCreate, session: SessionDep, principal: CurrentPrincipal
-) -> Response:
-    await identity.create_tenant(session, principal, tenant_id=body.id, name=body.name)
+async def create_tenant(body: TenantCreate, session: SessionDep) -> Response:
+    await tenants.create_tenant(session, tenant_id=body.id, name=body.name)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -76,9 +69,8 @@ async def create_tenant(
 async def get_tenant(
     id: IdentifierPath,
     session: SessionDep,
-    principal: CurrentPrincipal,
 ) -> TenantRead:
-    return TenantRead.model_validate(await identity.get_tenant(session, principal, id))
+    return TenantRead.model_validate(await tenants.get_tenant(session, id))
 
 
 @router.put("/{id}", status_code=status.HTTP_204_NO_CONTENT, responses=ADMIN_WRITE)
@@ -86,9 +78,8 @@ async def update_tenant(
     id: IdentifierPath,
     body: TenantUpdate,
     session: SessionDep,
-    principal: CurrentPrincipal,
 ) -> Response:
-    await identity.update_tenant(session, principal, id, body_id=body.id, name=body.name)
+    await tenants.update_tenant(session, id, body_id=body.id, name=body.name)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -96,9 +87,8 @@ async def update_tenant(
 async def delete_tenant(
     id: IdentifierPath,
     session: SessionDep,
-    principal: CurrentPrincipal,
 ) -> Response:
-    await identity.delete_tenant(session, principal, id)
+    await tenants.delete_tenant(session, id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -109,9 +99,8 @@ async def add_user_member(
     id: IdentifierPath,
     userId: IdentifierPath,
     session: SessionDep,
-    principal: CurrentPrincipal,
 ) -> Response:
-    await identity.add_tenant_user(session, principal, id, userId)
+    await memberships.add_tenant_user(session, id, userId)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -122,9 +111,8 @@ async def remove_user_member(
     id: IdentifierPath,
     userId: IdentifierPath,
     session: SessionDep,
-    principal: CurrentPrincipal,
 ) -> Response:
-    await identity.remove_tenant_user(session, principal, id, userId)
+    await memberships.remove_tenant_user(session, id, userId)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -135,9 +123,8 @@ async def add_group_member(
     id: IdentifierPath,
     groupId: IdentifierPath,
     session: SessionDep,
-    principal: CurrentPrincipal,
 ) -> Response:
-    await identity.add_tenant_group(session, principal, id, groupId)
+    await memberships.add_tenant_group(session, id, groupId)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -150,7 +137,6 @@ async def remove_group_member(
     id: IdentifierPath,
     groupId: IdentifierPath,
     session: SessionDep,
-    principal: CurrentPrincipal,
 ) -> Response:
-    await identity.remove_tenant_group(session, principal, id, groupId)
+    await memberships.remove_tenant_group(session, id, groupId)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -9,13 +9,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response, status
 
-from app.api.deps import CurrentPrincipal, PageDep, SessionDep, SortingDep
+from app.api.deps import PageDep, SessionDep, SortingDep
 from app.api.paths import IdentifierPath, comma_list
 from app.api.responses import ADMIN_WRITE, AUTHENTICATED, READ_ONE
 from app.schemas.base import CountResult
 from app.schemas.identity import CredentialsUpdate, UserCreate, UserProfileRead, UserProfileUpdate
-from app.services import identity
-from app.services.identity import UserFilter
+from app.services import users
+from app.services.users import UserFilter
 
 router = APIRouter(prefix="/user", tags=["User"])
 
@@ -52,31 +52,23 @@ FilterDep = Annotated[UserFilter, Depends(user_filter)]
 @router.get("", response_model=list[UserProfileRead], responses=AUTHENTICATED)
 async def list_users(
     session: SessionDep,
-    principal: CurrentPrincipal,
     filters: FilterDep,
     sorting: SortingDep,
     page: PageDep,
 ) -> list[UserProfileRead]:
-    users = await identity.list_users(
-        session, principal, filters=filters, sorting=sorting, page=page
-    )
-    return [UserProfileRead.model_validate(u) for u in users]
+    rows = await users.list_users(session, filters=filters, sorting=sorting, page=page)
+    return [UserProfileRead.model_validate(u) for u in rows]
 
 
 @router.get("/count", response_model=CountResult, responses=AUTHENTICATED)
-async def count_users(
-    session: SessionDep, principal: CurrentPrincipal, filters: FilterDep
-) -> CountResult:
-    return CountResult(count=await identity.count_users(session, principal, filters=filters))
+async def count_users(session: SessionDep, filters: FilterDep) -> CountResult:
+    return CountResult(count=await users.count_users(session, filters=filters))
 
 
 @router.post("/create", status_code=status.HTTP_204_NO_CONTENT, responses=ADMIN_WRITE)
-async def create_user(
-    body: UserCreate, session: SessionDep, principal: CurrentPrincipal
-) -> Response:
-    await identity.create_user(
+async def create_user(body: UserCreate, session: SessionDep) -> Response:
+    await users.create_user(
         session,
-        principal,
         user_id=body.profile.id,
         first_name=body.profile.first_name,
         last_name=body.profile.last_name,
@@ -90,9 +82,8 @@ async def create_user(
 async def get_profile(
     id: IdentifierPath,
     session: SessionDep,
-    principal: CurrentPrincipal,
 ) -> UserProfileRead:
-    return UserProfileRead.model_validate(await identity.get_user(session, principal, id))
+    return UserProfileRead.model_validate(await users.get_user(session, id))
 
 
 @router.put("/{id}/profile", status_code=status.HTTP_204_NO_CONTENT, responses=ADMIN_WRITE)
@@ -100,11 +91,9 @@ async def update_profile(
     id: IdentifierPath,
     body: UserProfileUpdate,
     session: SessionDep,
-    principal: CurrentPrincipal,
 ) -> Response:
-    await identity.update_profile(
+    await users.update_profile(
         session,
-        principal,
         id,
         body_id=body.id,
         first_name=body.first_name,
@@ -119,11 +108,9 @@ async def update_credentials(
     id: IdentifierPath,
     body: CredentialsUpdate,
     session: SessionDep,
-    principal: CurrentPrincipal,
 ) -> Response:
-    await identity.update_credentials(
+    await users.update_credentials(
         session,
-        principal,
         id,
         password=body.password,
         authenticated_user_password=body.authenticated_user_password,
@@ -135,7 +122,6 @@ async def update_credentials(
 async def delete_user(
     id: IdentifierPath,
     session: SessionDep,
-    principal: CurrentPrincipal,
 ) -> Response:
-    await identity.delete_user(session, principal, id)
+    await users.delete_user(session, id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,14 +1,16 @@
 """Passwords (argon2 via pwdlib) and bearer tokens (JWT, HS256 with SECRET_KEY).
 
-A token names the user and expires; it carries no tenants or groups. Those are read from
-the database on each request, so a removed membership or a deleted user takes effect on
-the very next request (CONFORMANCE A14, A15). A token issued before its user was created
-is refused, so deleting a user and re-creating the id does not revive old tokens.
+A token names the user and its token generation, and expires; it carries no tenants or
+groups. The generation is compared for equality with the user row's (a user created again
+with the same id, or a password change, gives a new one), and the groups and tenants are
+the database's current ones, checked on every request (`app.core.tenancy`), so a removed
+membership or a deleted user takes effect on the very next request (CONFORMANCE A14, A15).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -44,11 +46,17 @@ async def verify_password(password: str, password_hash: str | None) -> bool:
     return await asyncio.to_thread(_password_hash.verify, password, password_hash)
 
 
-def create_access_token(settings: Settings, user_id: str) -> tuple[str, int]:
-    """A signed token for `user_id` and its lifetime in seconds."""
+def create_access_token(settings: Settings, user_id: str, generation: uuid.UUID) -> tuple[str, int]:
+    """A signed token for `user_id` at its token `generation`, and its lifetime in seconds."""
     lifetime = timedelta(minutes=settings.access_token_minutes)
     now = datetime.now(UTC)
-    claims = {"sub": user_id, "iat": now, "exp": now + lifetime, "jti": uuid.uuid4().hex}
+    claims = {
+        "sub": user_id,
+        "gen": str(generation),
+        "iat": now,
+        "exp": now + lifetime,
+        "jti": uuid.uuid4().hex,
+    }
     token = jwt.encode(claims, settings.secret_key.get_secret_value(), algorithm=ALGORITHM)
     return token, int(lifetime.total_seconds())
 
@@ -56,26 +64,42 @@ def create_access_token(settings: Settings, user_id: str) -> tuple[str, int]:
 @dataclass(frozen=True, slots=True)
 class TokenClaims:
     user_id: str
-    issued_at: datetime
+    generation: str
+    expires_at: int
 
 
 def read_access_token(settings: Settings, token: str) -> TokenClaims:
     """The claims of a valid token; 401 for any malformed, forged or expired one.
 
-    Only HS256 is accepted, so `alg=none` and algorithm-confusion tokens fail here.
+    Only HS256 is accepted, so `alg=none` and algorithm-confusion tokens fail here. A
+    client sends the same token many times: its verified claims are kept (bounded), and
+    only the expiry is checked again on each use.
     """
+    claims = _verified_claims(settings.secret_key.get_secret_value(), token)
+    if claims.expires_at <= time.time():
+        raise Unauthorized("The token has expired.")
+    return claims
+
+
+@lru_cache(maxsize=4096)
+def _verified_claims(secret: str, token: str) -> TokenClaims:
+    """Signature and shape check (raises, and so caches nothing, for a bad token)."""
     try:
         claims = jwt.decode(
-            token,
-            settings.secret_key.get_secret_value(),
-            algorithms=[ALGORITHM],
-            options={"require": ["sub", "exp", "iat"]},
+            token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "gen", "exp"]}
         )
     except jwt.ExpiredSignatureError:
         raise Unauthorized("The token has expired.") from None
     except jwt.InvalidTokenError:
         raise Unauthorized("The token is invalid.") from None
-    subject, issued_at = claims.get("sub"), claims.get("iat")
-    if not isinstance(subject, str) or not subject or not isinstance(issued_at, int):
+    subject, generation, expires_at = claims.get("sub"), claims.get("gen"), claims.get("exp")
+    if not (isinstance(subject, str) and subject and isinstance(expires_at, int)):
         raise Unauthorized("The token is invalid.")
-    return TokenClaims(subject, datetime.fromtimestamp(issued_at, UTC))
+    return TokenClaims(subject, _canonical_uuid(generation), expires_at)
+
+
+def _canonical_uuid(value: object) -> str:
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        raise Unauthorized("The token is invalid.") from None

@@ -2,19 +2,22 @@
 
 Everything about tenant isolation lives here and nowhere else:
 
-* the caller: `Principal` (built per request) and `TenancyContext` (what one unit of work
-  may see: a principal's tenants, one tenant + acting user for background work, or the
-  system context);
+* the caller: `Principal` (who a request acts for) and `TenancyContext` (what one unit of
+  work may see: a principal's tenants, one tenant + acting user for background work, or
+  the system context);
 * the three kinds of tables: `TenantOwned`, `Shareable` and `PlatformTable` mixins, and
   `tenant_reference()` for composite foreign keys that make cross-tenant links impossible;
 * layer 1, the ORM: a `do_orm_execute` listener adding `with_loader_criteria` to every
   SELECT, UPDATE and DELETE (relationship and column loads included) and a `before_flush`
   guard that stamps `tenant_id` on new rows and refuses writes outside the context;
-* layer 2, PostgreSQL row-level security: `row_level_security_ddl()` (used by migrations)
-  creates policies that read two per-transaction settings, which this module sets when a
-  transaction begins. Either layer alone keeps tenants apart;
+* layer 2, PostgreSQL row-level security: `row_level_security_ddl()` declares policies
+  that read two per-transaction settings, which this module sets when a transaction
+  begins. Either layer alone keeps tenants apart;
 * the switches: `TENANT_CHECK_ENABLED` (global), `check_disabled()` (one unit of work,
-  scoped, logged), and the admin bypass.
+  scoped, logged), and the admin bypass;
+* the rule for platform tables (tenants, users, groups, memberships), which have no
+  tenant_id: `sees_everything()` for reads as everywhere, `may_manage_platform()` for
+  writes (see there why it differs).
 
 A session without a context refuses to run ORM statements: no context never means
 "see everything".
@@ -37,10 +40,8 @@ from sqlalchemy import (
     any_,
     bindparam,
     event,
-    func,
     inspect,
     or_,
-    select,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
@@ -56,12 +57,9 @@ from sqlalchemy.orm import (
 )
 
 from app.core.errors import Forbidden, NotFound, TenancyViolation, TenantImmutable, TenantRequired
+from app.core.identifiers import IDENTIFIER_MAX_LENGTH
 
 logger = logging.getLogger(__name__)
-
-# Tenant, user and group ids are caller-chosen strings (Camunda style) checked against this.
-IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
-IDENTIFIER_MAX_LENGTH = 64
 
 # Per-transaction PostgreSQL settings read by the row-level security policies.
 RLS_TENANT_IDS = "tessera.tenant_ids"
@@ -72,6 +70,7 @@ _CONTEXT = "tessera.context"
 _CHECK_ENABLED = "tessera.tenant_check_enabled"
 _DISABLED_REASONS = "tessera.check_disabled_reasons"
 _CRITERIA = "tessera.criteria_options"
+_PRINCIPAL_VERSION = "tessera.principal_version"
 
 
 # --------------------------------------------------------------------------- the caller
@@ -79,12 +78,22 @@ _CRITERIA = "tessera.criteria_options"
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """The authenticated caller, rebuilt from the database on every request."""
+    """The authenticated caller, as the database described it at `version`.
+
+    `generation` is the user row's token generation (it changes when the user is created
+    again or its password changes; tokens carry it). `version` is the user's principal
+    version, which the database bumps in the same transaction as any change of the user's
+    memberships, groups or generation: a principal whose version is still the user's
+    current one is still true, which is what makes it safe to cache (see
+    `principal_is_current`).
+    """
 
     user_id: str
     group_ids: frozenset[str]
     tenant_ids: frozenset[str]
     is_admin: bool
+    generation: str
+    version: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,16 +103,24 @@ class TenancyContext:
     `tenant_ids`: the tenants whose rows are visible (plus shared rows).
     `sees_all`: admin or system; bypasses the check (reads and writes everywhere).
     `user_id`: the acting user (None for the system and before authentication).
+    `principal`: the request's caller, when the context was made for one.
     """
 
     tenant_ids: frozenset[str]
     sees_all: bool
     user_id: str | None
     kind: Literal["request", "tenant", "system", "unauthenticated"]
+    principal: Principal | None = None
+
+    @property
+    def group_ids(self) -> frozenset[str]:
+        return self.principal.group_ids if self.principal else frozenset()
 
     @classmethod
     def for_principal(cls, principal: Principal) -> TenancyContext:
-        return cls(principal.tenant_ids, principal.is_admin, principal.user_id, "request")
+        return cls(
+            principal.tenant_ids, principal.is_admin, principal.user_id, "request", principal
+        )
 
     @classmethod
     def for_tenant(cls, tenant_id: str, *, user_id: str | None) -> TenancyContext:
@@ -127,13 +144,22 @@ def bind_context(
     """Attach the context to a session; required before any ORM statement runs.
 
     `check_enabled` is `TENANT_CHECK_ENABLED`. When a transaction is already open the
-    database settings are refreshed by `sync_database_settings()`.
+    database settings are refreshed by `sync_database_settings()` (or use `bind_principal`).
     """
     info = _info(session)
     info[_CONTEXT] = context
     info[_CHECK_ENABLED] = check_enabled
     info[_CRITERIA] = _criteria_options(context.tenant_ids, context.kind != "unauthenticated")
     info.setdefault(_DISABLED_REASONS, [])
+
+
+async def bind_principal(session: AsyncSession, principal: Principal) -> None:
+    """Make `principal` the caller of this session (the global switch stays as bound), and
+    hand its tenants to PostgreSQL if the transaction has begun already."""
+    check_enabled = bool(_info(session).get(_CHECK_ENABLED, True))
+    bind_context(session, TenancyContext.for_principal(principal), check_enabled=check_enabled)
+    if session.in_transaction():
+        await sync_database_settings(session)
 
 
 def current_context(session: AsyncSession | Session) -> TenancyContext:
@@ -158,6 +184,25 @@ def can_see_tenant(session: AsyncSession | Session, tenant_id: str | None) -> bo
     if tenant_id is None or sees_everything(session):
         return True
     return tenant_id in current_context(session).tenant_ids
+
+
+def may_manage_platform(session: AsyncSession | Session) -> bool:
+    """Whether this unit of work may create, change or delete tenants, users, groups and
+    memberships (F4): admins, the system context, and a command with the check disabled.
+
+    This is the one place where platform tables differ from tenant data: the global switch
+    `TENANT_CHECK_ENABLED=false` lets everyone *see* every row (A6), platform rows included,
+    but it turns off tenant isolation, not authorization, so it never lets a non-admin
+    manage identity. A scoped `check_disabled()` is trusted server code, which may.
+    """
+    info = _info(session)
+    return bool(current_context(session).sees_all or info.get(_DISABLED_REASONS))
+
+
+def require_platform_manager(session: AsyncSession | Session) -> None:
+    """403 unless `may_manage_platform(session)`."""
+    if not may_manage_platform(session):
+        raise Forbidden("Only administrators manage identity.")
 
 
 def _info(session: AsyncSession | Session) -> dict[str, Any]:
@@ -387,13 +432,23 @@ def _set_database_settings(
 ) -> None:
     """Hand the context to PostgreSQL at transaction start, for the RLS policies.
 
+    For a request's principal the same round trip reads the user's current principal
+    version (see `principal_is_current`), so a cached principal costs no extra query.
     Skipped while unauthenticated: the settings are transaction-local, so a fresh
     transaction already has none, which the policies read as "no tenant, no bypass".
     """
     context = _info(session).get(_CONTEXT)
     if context is None or context.kind == "unauthenticated":
         return
-    connection.execute(_SETTINGS_STATEMENT, _settings_parameters(session))
+    tenant_ids, bypass = _settings_values(session)
+    principal = context.principal
+    if principal is None:
+        connection.exec_driver_sql(_SETTINGS_SQL, (tenant_ids, bypass))
+        return
+    row = connection.exec_driver_sql(
+        _SETTINGS_AND_PRINCIPAL_SQL, (tenant_ids, bypass, principal.user_id, principal.generation)
+    ).one()
+    _info(session)[_PRINCIPAL_VERSION] = row[2]
 
 
 async def sync_database_settings(session: AsyncSession) -> None:
@@ -402,25 +457,47 @@ async def sync_database_settings(session: AsyncSession) -> None:
     Sent on the session's connection directly: it is not an ORM statement to filter.
     """
     connection = await session.connection()
-    await connection.execute(_SETTINGS_STATEMENT, _settings_parameters(session.sync_session))
+    await connection.exec_driver_sql(_SETTINGS_SQL, _settings_values(session.sync_session))
 
 
-# Built once; executed with the values of the session at hand.
-_SETTINGS_STATEMENT = select(
-    func.set_config(RLS_TENANT_IDS, bindparam("tenant_ids", type_=String), True),
-    func.set_config(RLS_BYPASS, bindparam("bypass", type_=String), True),
+async def principal_is_current(session: AsyncSession) -> bool:
+    """Whether the session's principal is still what the database says about its user.
+
+    False when the user was deleted, created again or changed its password (the token
+    generation no longer matches), or when any of its memberships changed since the
+    principal was read (the version moved on). Begins the transaction if it has not begun:
+    the check rides on the statement that sets the RLS settings.
+    """
+    principal = current_context(session).principal
+    if principal is None:
+        return False
+    await session.connection()
+    return bool(_info(session).get(_PRINCIPAL_VERSION) == principal.version)
+
+
+# Plain driver SQL (asyncpg's $n placeholders), sent once per unit of work: it skips the
+# statement compiler and its cache-key walk, which cost more than the round trip itself.
+_SETTINGS_SQL = (
+    f"SELECT set_config('{RLS_TENANT_IDS}', $1, true), set_config('{RLS_BYPASS}', $2, true)"
+)
+_SETTINGS_AND_PRINCIPAL_SQL = _SETTINGS_SQL + (  # noqa: S608 - no values, only $n
+    ", (SELECT principal_version FROM users WHERE id = $3 AND token_generation = $4::uuid)"
 )
 
 
-def _settings_parameters(session: Session) -> dict[str, str]:
-    return {
-        "tenant_ids": ",".join(sorted(current_context(session).tenant_ids)),
-        "bypass": "on" if sees_everything(session) else "off",
-    }
+def _settings_values(session: Session) -> tuple[str, str]:
+    return (
+        ",".join(sorted(current_context(session).tenant_ids)),
+        "on" if sees_everything(session) else "off",
+    )
 
 
 def row_level_security_ddl(table: str, kind: Literal["owned", "shareable"]) -> list[str]:
-    """DDL that puts `table` under row-level security (used by migrations).
+    """DDL that puts `table` under row-level security: what the models declare today.
+
+    Migrations carry their own frozen copy of the DDL they ran (editing this function must
+    not rewrite history); `tests/test_migration_drift.py` compares the migrated database's
+    policies and triggers with this declaration, so a change here needs a new migration.
 
     FORCE makes the policies apply to the table owner too; only superusers and BYPASSRLS
     roles skip them, and the API refuses to start as one (see `app.core.db`). One policy
@@ -447,20 +524,6 @@ def row_level_security_ddl(table: str, kind: Literal["owned", "shareable"]) -> l
         f"CREATE TRIGGER tenant_id_immutable BEFORE UPDATE OF tenant_id ON {table} "
         "FOR EACH ROW EXECUTE FUNCTION tessera_tenant_id_immutable()",
     ]
-
-
-# Created once by the first migration; the trigger above uses it on every tenant table.
-TENANT_ID_IMMUTABLE_FUNCTION = """
-CREATE OR REPLACE FUNCTION tessera_tenant_id_immutable() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF NEW.tenant_id IS DISTINCT FROM OLD.tenant_id THEN
-        RAISE EXCEPTION 'tenant_id of % cannot change', TG_TABLE_NAME
-            USING ERRCODE = 'check_violation';
-    END IF;
-    RETURN NEW;
-END $$
-"""
 
 
 def tenant_scoped_tables(mappers: Iterable[Any]) -> list[tuple[str, Literal["owned", "shareable"]]]:

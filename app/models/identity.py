@@ -1,15 +1,19 @@
 """Identity: tenants, users, groups and their memberships (platform tables, no tenant_id).
 
 Memberships reference both sides with ON DELETE CASCADE, so deleting a user, group or
-tenant removes its memberships in the same statement (CONFORMANCE F3).
+tenant removes its memberships in the same statement (CONFORMANCE F3). A trigger on the
+membership tables bumps `users.principal_version` (migration 0003).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, String
+import uuid
+
+from sqlalchemy import BigInteger, ForeignKey, String, Uuid, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.tenancy import IDENTIFIER_MAX_LENGTH, PlatformTable
+from app.core.identifiers import IDENTIFIER_MAX_LENGTH
+from app.core.tenancy import PlatformTable
 from app.models.base import Base, Timestamps
 
 _ID = String(IDENTIFIER_MAX_LENGTH)
@@ -31,6 +35,14 @@ class User(PlatformTable, Timestamps, Base):
     email: Mapped[str | None] = mapped_column(String(255))
     # argon2 hash; NULL = the user cannot sign in with a password.
     password_hash: Mapped[str | None] = mapped_column(String(255))
+    # Carried by every token of this user and compared for equality: a new value (the user
+    # created again, a password change) revokes the old tokens. Migration 0003 says more.
+    token_generation: Mapped[uuid.UUID] = mapped_column(
+        Uuid, default=uuid.uuid4, server_default=func.gen_random_uuid()
+    )
+    # Bumped by a database trigger whenever the user's memberships change; the API keeps a
+    # principal only while this still matches (app.core.tenancy.principal_is_current).
+    principal_version: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
 
 class Group(PlatformTable, Timestamps, Base):

@@ -47,4 +47,4 @@ async def sign_in(
         raise Unauthorized("Wrong user id or password.")
     await redis.delete(key)
     assert user is not None
-    return create_access_token(settings, user.id)
+    return create_access_token(settings, user.id, user.token_generation)

@@ -3,7 +3,7 @@
 Why: everything else stands on tenants, users, groups and memberships. Memberships cascade
 on delete so deleting a user, group or tenant removes its memberships (F3). The function
 `tessera_tenant_id_immutable()` is used by the trigger that every tenant-scoped table gets
-from `app.core.tenancy.row_level_security_ddl`: a row's tenant never changes.
+from `migrations/rls_v1.py`: a row's tenant never changes.
 
 Revision ID: 0001
 Revises:
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from app.core.tenancy import TENANT_ID_IMMUTABLE_FUNCTION
+from migrations.rls_v1 import TENANT_ID_IMMUTABLE_FUNCTION
 
 revision: str = "0001"
 down_revision: str | None = None

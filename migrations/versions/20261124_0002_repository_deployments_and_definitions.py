@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from app.core.tenancy import row_level_security_ddl
+from migrations.rls_v1 import row_level_security_ddl
 
 SHAREABLE_TABLES = (
     "deployments",

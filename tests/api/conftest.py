@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.core.config import Settings
@@ -71,7 +71,7 @@ async def admin(seed: Seed, settings: Settings) -> Headers:
     async with seed() as session:
         user = await add_user(session, ADMIN_ID, admin=True)
         user.password_hash = await _admin_password_hash()
-    return bearer(settings, ADMIN_ID)
+    return bearer(settings, user)
 
 
 _ADMIN_HASH: list[str] = []
@@ -95,8 +95,20 @@ async def member(
 ) -> Headers:
     """Create a non-admin user (tenants must exist) and return its bearer headers."""
     async with seed() as session:
-        await add_user(session, user_id, tenants=tenants, groups=groups, password=password)
-    return bearer(settings, user_id)
+        user = await add_user(session, user_id, tenants=tenants, groups=groups, password=password)
+    return bearer(settings, user)
+
+
+def record_statements(app: FastAPI) -> list[str]:
+    """A list that fills with every SQL statement `app` sends from now on."""
+    statements: list[str] = []
+    engine: AsyncEngine = app.state.engine
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    return statements
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,9 +127,9 @@ async def tenant_with_member(
 ) -> TenantMember:
     async with seed() as session:
         await add_tenants(session, tenant_id)
-        await add_user(session, user_id, tenants=[tenant_id], groups=[group_id])
+        user = await add_user(session, user_id, tenants=[tenant_id], groups=[group_id])
         session.add(TenantGroupMembership(tenant_id=tenant_id, group_id=group_id))
-    return TenantMember(tenant_id, user_id, group_id, bearer(settings, user_id))
+    return TenantMember(tenant_id, user_id, group_id, bearer(settings, user))
 
 
 @pytest.fixture

@@ -181,13 +181,13 @@ async def build_world(
 ) -> World:
     async with seed() as session:
         await add_tenants(session, "T1", "T2", "T3")
-        await add_user(session, "u12", tenants=["T1"], groups=["g2"])
+        u12 = await add_user(session, "u12", tenants=["T1"], groups=["g2"])
         session.add(TenantGroupMembership(tenant_id="T2", group_id="g2"))
     world = World(
         admin=admin,
         t1=await member(seed, settings, "u1", tenants=["T1"]),
         t2=await member(seed, settings, "u2", tenants=["T2"]),
-        t12=bearer(settings, "u12"),
+        t12=bearer(settings, u12),
         none=await member(seed, settings, "loner"),
         deployments={},
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import uuid
 import warnings
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -14,19 +15,33 @@ import fastapi.routing
 import httpx
 import jwt
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 from jwt.warnings import InsecureKeyLengthWarning
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.routing import BaseRoute, Mount, Route
 
+from app.api.deps import PUBLIC_PATHS as APP_PUBLIC_PATHS
 from app.core.config import Settings
+from app.main import create_app
 from app.models import User
-from tests.api.conftest import Headers, Seed, assert_problem, ids, member, open_client
+from tests.api.conftest import (
+    Headers,
+    Seed,
+    assert_problem,
+    ids,
+    member,
+    open_client,
+    record_statements,
+)
 from tests.conftest import TEST_SECRET, add_tenants, make_settings
 
 PUBLIC_PATHS = {"/auth/token", "/health", "/ready", "/docs", "/docs/oauth2-redirect", "/redoc"}
+Replica = tuple[FastAPI, httpx.AsyncClient]
+
+
+def test_a14_the_public_list_is_exactly_the_expected_one() -> None:
+    assert APP_PUBLIC_PATHS == PUBLIC_PATHS
 
 
 async def _sign_in(client: httpx.AsyncClient, user_id: str, password: str) -> httpx.Response:
@@ -104,7 +119,13 @@ async def test_parallel_guesses_are_throttled_too(seed: Seed, engine: AsyncEngin
 
 def _jwt(key: str | None = TEST_SECRET, algorithm: str = "HS256", **claims: Any) -> str:
     now = datetime.now(UTC)
-    payload = {"sub": "u", "iat": now, "exp": now + timedelta(minutes=5), **claims}
+    payload = {
+        "sub": "u",
+        "gen": str(uuid.uuid4()),
+        "iat": now,
+        "exp": now + timedelta(minutes=5),
+        **claims,
+    }
     with warnings.catch_warnings():  # the right secret is "short" for HS512: that is fine here
         warnings.simplefilter("ignore", InsecureKeyLengthWarning)
         return jwt.encode({k: v for k, v in payload.items() if v is not None}, key, algorithm)
@@ -126,7 +147,10 @@ BAD_AUTHORIZATION: dict[str, Callable[[], str | None]] = {
     "alg HS512": lambda: "Bearer " + _jwt(algorithm="HS512"),
     "no exp": lambda: "Bearer " + _jwt(exp=None),
     "no sub": lambda: "Bearer " + _jwt(sub=None),
+    "no generation": lambda: "Bearer " + _jwt(gen=None),
+    "malformed generation": lambda: "Bearer " + _jwt(gen="not-a-uuid"),
     "unknown user": lambda: "Bearer " + _jwt(sub="nobody"),
+    "known user, other generation": lambda: "Bearer " + _jwt(sub="u"),
 }
 
 
@@ -167,17 +191,6 @@ def _protected_requests(app: FastAPI) -> list[tuple[str, str]]:
     return requests
 
 
-def _count_statements(app: FastAPI) -> list[str]:
-    statements: list[str] = []
-    engine: AsyncEngine = app.state.engine
-
-    @event.listens_for(engine.sync_engine, "before_cursor_execute")
-    def _record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        statements.append(statement)
-
-    return statements
-
-
 @pytest.mark.parametrize("kind", BAD_AUTHORIZATION)
 async def test_a14_every_route_is_401_without_a_valid_token(
     app_and_client: tuple[FastAPI, httpx.AsyncClient], seed: Seed, kind: str
@@ -188,13 +201,14 @@ async def test_a14_every_route_is_401_without_a_valid_token(
         session.add(User(id="u"))
     authorization = BAD_AUTHORIZATION[kind]()
     headers = {"Authorization": authorization} if authorization else {}
-    statements = _count_statements(app)
+    statements = record_statements(app)
     for method, path in _protected_requests(app):
         body = {} if method in ("POST", "PUT", "PATCH") else None
         response = await client.request(method, path, json=body, headers=headers)
         assert_problem(response, 401)
         assert response.headers["WWW-Authenticate"] == "Bearer", (method, path)
-    if kind != "unknown user":  # a user id is only looked up for a well-signed token
+    if not kind.startswith(("unknown user", "known user")):
+        # a user id is only looked up for a well-signed token
         assert statements == [], "a query ran before authentication"
 
 
@@ -210,6 +224,37 @@ async def test_a14_token_of_a_deleted_user_is_401_everywhere(
         response = await client.request(method, path, headers=headers)
         assert_problem(response, 401)
         assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+async def test_a14_a_new_route_without_any_parameter_is_authenticated(
+    settings: Settings, engine: AsyncEngine, seed: Seed
+) -> None:
+    """Authentication is the app's, not the handler's: a route that names no dependency at
+    all, added directly or through a router, still answers 401 to an anonymous caller."""
+    app = create_app(settings)
+
+    @app.get("/throwaway")
+    async def throwaway() -> dict[str, str]:
+        return {"ran": "yes"}
+
+    router = APIRouter(prefix="/throwaway-router")
+    router.add_api_route("/item", throwaway)
+    app.include_router(router)
+    headers = await member(seed, settings, "u")
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://tessera") as client:
+            for path in ("/throwaway", "/throwaway-router/item"):
+                assert_problem(await client.get(path), 401)
+                signed_in = await client.get(path, headers=headers)
+                assert signed_in.json() == {"ran": "yes"}
+
+
+def test_a14_docs_show_the_lock_on_protected_routes_only(app_and_client: Replica) -> None:
+    schema = app_and_client[0].openapi()
+    for path, operations in schema["paths"].items():
+        for operation in operations.values():
+            assert ("security" in operation) == (path not in PUBLIC_PATHS), path
 
 
 @pytest.mark.parametrize("path", [*sorted(PUBLIC_PATHS - {"/auth/token"}), "/openapi.json"])
@@ -264,12 +309,37 @@ async def test_a15_deleted_users_token_is_401_on_the_next_request(
 async def test_a14_token_of_a_deleted_user_stays_dead_when_the_id_is_reused(
     client: httpx.AsyncClient, seed: Seed, settings: Settings, admin: Headers
 ) -> None:
+    """In the same second: the token is bound to the user row's generation, not to its id
+    or a timestamp, so the new account with the old id is not signed in by the old token."""
     async with seed() as session:
         await add_tenants(session, "T1")
     old_token = await member(seed, settings, "u")
+    assert (await client.get("/user/u/profile", headers=old_token)).status_code == 200
+    issued_at = jwt.decode(old_token["Authorization"][7:], options={"verify_signature": False})
     assert (await client.delete("/user/u", headers=admin)).status_code == 204
-    await asyncio.sleep(1.1)  # the new account is created strictly after the token was issued
     recreated = {"profile": {"id": "u"}, "credentials": {"password": "new-owner-pw"}}
     assert (await client.post("/user/create", json=recreated, headers=admin)).status_code == 204
     await client.put("/tenant/T1/user-members/u", headers=admin)
+    async with seed() as session:
+        user = await session.get_one(User, "u")
+        assert int(user.created_at.timestamp()) - issued_at["iat"] <= 1  # no sleep needed
     assert_problem(await client.get("/tenant", headers=old_token), 401)
+    new_token = await _sign_in(client, "u", "new-owner-pw")
+    new_headers = {"Authorization": f"Bearer {new_token.json()['access_token']}"}
+    assert await ids(client, "/tenant", new_headers) == ["T1"]
+
+
+async def test_a14_password_change_revokes_the_users_earlier_tokens(
+    client: httpx.AsyncClient, seed: Seed, settings: Settings
+) -> None:
+    await member(seed, settings, "u", password="old-password-1")
+    before = await _sign_in(client, "u", "old-password-1")
+    headers = {"Authorization": f"Bearer {before.json()['access_token']}"}
+    change = {"password": "new-password-2", "authenticatedUserPassword": "old-password-1"}
+    assert (
+        await client.put("/user/u/credentials", json=change, headers=headers)
+    ).status_code == 204
+    assert_problem(await client.get("/user/u/profile", headers=headers), 401)
+    after = await _sign_in(client, "u", "new-password-2")
+    fresh = {"Authorization": f"Bearer {after.json()['access_token']}"}
+    assert (await client.get("/user/u/profile", headers=fresh)).status_code == 200

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.core.config import Settings
 from app.main import create_app
 from app.worker import heartbeat
-from tests.api.conftest import Headers, assert_problem, open_client
+from tests.api.conftest import Headers, Seed, assert_problem, member, open_client
 from tests.conftest import make_settings
 
 _ASSET = re.compile(r"""<(?:script|link)\b[^>]*?\b(?:src|href)=["']([^"']+)["']""", re.I)
@@ -125,10 +125,11 @@ async def test_a_sane_incoming_request_id_is_echoed_and_a_bad_one_replaced(
 
 @pytest.fixture
 async def booming_client(
-    settings: Settings, engine: AsyncEngine
+    settings: Settings, engine: AsyncEngine, seed: Seed
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """A client for an app with one extra route that fails with an unexpected exception."""
+    """A signed-in client for an app with one extra route that fails unexpectedly."""
     app = create_app(settings)
+    headers = await member(seed, settings, "boom-user")
 
     async def boom() -> None:
         raise RuntimeError("internal detail /srv/secret.py")
@@ -136,7 +137,9 @@ async def booming_client(
     app.add_api_route("/boom", boom)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://tessera") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://tessera", headers=headers
+        ) as client:
             yield client
 
 

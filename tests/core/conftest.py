@@ -18,15 +18,34 @@ from tests.core.models import Note, Template
 OpenSession = Callable[..., AbstractAsyncContextManager[AsyncSession]]
 
 
+# The core tests' callers have no user row: their principal never validates, which only
+# matters to `principal_is_current` (tested through the API).
+_NO_GENERATION = "00000000-0000-0000-0000-000000000000"
+
+
 def member_of(*tenant_ids: str, user_id: str = "u1") -> TenancyContext:
     return TenancyContext.for_principal(
-        Principal(user_id, frozenset(), frozenset(tenant_ids), is_admin=False)
+        Principal(
+            user_id,
+            frozenset(),
+            frozenset(tenant_ids),
+            is_admin=False,
+            generation=_NO_GENERATION,
+            version=0,
+        )
     )
 
 
 def admin() -> TenancyContext:
     return TenancyContext.for_principal(
-        Principal("root", frozenset({"admin"}), frozenset(), is_admin=True)
+        Principal(
+            "root",
+            frozenset({"admin"}),
+            frozenset(),
+            is_admin=True,
+            generation=_NO_GENERATION,
+            version=0,
+        )
     )
 
 
