@@ -10,7 +10,6 @@ import asyncio
 import os
 from collections.abc import AsyncIterator, Iterable
 
-import httpx
 import pytest
 from alembic import command
 from alembic.config import Config
@@ -20,10 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 from sqlalchemy.pool import NullPool
 
 from app.core.config import Settings
-from app.core.db import SessionFactory, create_engine, create_session_factory, unit_of_work
+from app.core.db import SessionFactory, create_engine, create_session_factory
 from app.core.security import create_access_token, hash_password
-from app.core.tenancy import TenancyContext
-from app.main import create_app
 from app.models import Base, Group, GroupMembership, Tenant, TenantUserMembership, User
 from tests.core.models import CoreTestBase, create_core_test_tables
 
@@ -105,24 +102,6 @@ async def _clean_state(owner_engine: AsyncEngine, settings: Settings) -> AsyncIt
     redis = Redis.from_url(settings.redis_url)
     await redis.flushdb()
     await redis.aclose()
-
-
-@pytest.fixture
-async def system_session(
-    session_factory: SessionFactory, settings: Settings
-) -> AsyncIterator[AsyncSession]:
-    """A committed unit of work in the system context, for arranging test data."""
-    async with unit_of_work(session_factory, TenancyContext.system(), settings=settings) as s:
-        yield s
-
-
-@pytest.fixture
-async def app_client(settings: Settings, engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://tessera") as client:
-            yield client
 
 
 # --------------------------------------------------------------------------- factories

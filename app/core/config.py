@@ -7,6 +7,7 @@ can build the app with other values.
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 from typing import Annotated, Literal
 
@@ -15,9 +16,17 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.core.uploads import UploadLimits
 
-# Values that must never protect a deployment outside development and tests.
+logger = logging.getLogger(__name__)
+
+# Values that must never protect a deployment outside development (see `_check_secret_key`).
 _PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "development-only-secret"}
 _DEV_SECRET = "development-only-secret"  # noqa: S105 - refused outside development, see below
+MIN_SECRET_LENGTH = 32
+
+
+class InsecureSettings(RuntimeError):
+    """Settings refused for security. Not a ValueError on purpose: pydantic would wrap that
+    in a ValidationError whose message repeats the input, and with it the secret."""
 
 
 class Settings(BaseSettings):
@@ -72,15 +81,31 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _refuse_placeholder_secret(self) -> Settings:
+    def _check_secret_key(self) -> Settings:
+        """A placeholder or short SECRET_KEY lets anyone who reads the code forge tokens.
+
+        Refused in every environment but development (`test` too, so that the suite runs
+        under the rule production runs under); in development it is allowed, with one
+        warning, so that `make run` works on a fresh machine without any configuration.
+        """
         secret = self.secret_key.get_secret_value()
-        if self.environment == "production" and (
-            secret.lower() in _PLACEHOLDER_SECRETS or len(secret) < 32
-        ):
-            raise ValueError(
-                "SECRET_KEY must be a random value of at least 32 characters in production, "
-                "e.g. from `python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+        if secret.strip().lower() in _PLACEHOLDER_SECRETS:
+            weakness = "is a placeholder"
+        elif len(secret) < MIN_SECRET_LENGTH:
+            weakness = f"is shorter than {MIN_SECRET_LENGTH} characters"
+        else:
+            return self
+        if self.environment != "development":
+            raise InsecureSettings(
+                f"SECRET_KEY {weakness}, which ENVIRONMENT={self.environment} refuses: set it "
+                f"to a random value of at least {MIN_SECRET_LENGTH} characters, e.g. from "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
             )
+        logger.warning(
+            "SECRET_KEY %s: accepted only because ENVIRONMENT=development; "
+            "any other environment refuses it",
+            weakness,
+        )
         return self
 
     def upload_limits(self) -> UploadLimits:

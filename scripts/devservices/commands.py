@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import shutil
 import signal
 from collections.abc import Sequence
@@ -48,6 +49,10 @@ def cmd_exec(args: argparse.Namespace) -> int:
         raise ServiceError(f"usage: {PROG} exec -- CMD [ARGS...]")
     with throwaway_root() as root, services(root, throwaway=True) as extra:
         env = child_env(extra, "test")
+        # ENVIRONMENT=test refuses a placeholder SECRET_KEY (app/core/config.py), and
+        # alembic, the tests and the benchmarks read the settings: throwaway servers get a
+        # throwaway key unless the caller brought one.
+        env.setdefault("SECRET_KEY", secrets.token_urlsafe(48))
         migrate(env)
         return run_foreground(cmd, env)
 

@@ -1,10 +1,12 @@
 """Helpers for the API tests: an app + client, seeding through the system context, the
-caller headers (admin, member), problem+json checks and an identity snapshot."""
+callers (admin, member, and two tenants with a member each: `tenant_a` and `tenant_b`),
+problem+json checks and row snapshots."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -26,7 +28,7 @@ from app.models import (
     TenantUserMembership,
     User,
 )
-from tests.conftest import add_user, bearer
+from tests.conftest import add_tenants, add_user, bearer
 
 ADMIN_ID = "root"
 ADMIN_PASSWORD = "root-password-123"
@@ -109,6 +111,40 @@ def record_statements(app: FastAPI) -> list[str]:
     return statements
 
 
+@dataclass(frozen=True, slots=True)
+class TenantMember:
+    """A tenant and one ordinary member of it, who belongs to the tenant directly and
+    through a group of its own (the group is a member of the tenant too)."""
+
+    tenant_id: str
+    user_id: str
+    group_id: str
+    headers: Headers
+
+
+async def tenant_with_member(
+    seed: Seed, settings: Settings, tenant_id: str, *, user_id: str, group_id: str
+) -> TenantMember:
+    async with seed() as session:
+        await add_tenants(session, tenant_id)
+        user = await add_user(session, user_id, tenants=[tenant_id], groups=[group_id])
+        session.add(TenantGroupMembership(tenant_id=tenant_id, group_id=group_id))
+    return TenantMember(tenant_id, user_id, group_id, bearer(settings, user))
+
+
+@pytest.fixture
+async def tenant_a(seed: Seed, settings: Settings) -> TenantMember:
+    """T1 and its member `t1-user` (directly and through group `t1-group`): the caller."""
+    return await tenant_with_member(seed, settings, "T1", user_id="t1-user", group_id="t1-group")
+
+
+@pytest.fixture
+async def tenant_b(seed: Seed, settings: Settings) -> TenantMember:
+    """T2 and its member `t2-user` (group `t2-group`): the other tenant, whose rows a
+    member of T1 must neither see nor change."""
+    return await tenant_with_member(seed, settings, "T2", user_id="t2-user", group_id="t2-group")
+
+
 def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
     """An RFC 9457 problem with `status`, and no stack trace anywhere in the body."""
     assert response.status_code == status, response.text
@@ -149,15 +185,20 @@ _IDENTITY_MODELS = (
 )
 
 
-async def identity_rows(seed: Seed) -> dict[str, list[tuple[Any, ...]]]:
-    """Every identity row (all columns, timestamps and password hashes included)."""
+async def table_rows(seed: Seed, models: Iterable[Any]) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of each model's table (all columns), read in the system context."""
     snapshot: dict[str, list[tuple[Any, ...]]] = {}
     async with seed() as session:
-        for model in _IDENTITY_MODELS:
+        for model in models:
             table = model.__table__
             statement = select(*table.columns).order_by(*table.primary_key.columns)
             snapshot[table.name] = [tuple(row) for row in (await session.execute(statement))]
     return snapshot
+
+
+async def identity_rows(seed: Seed) -> dict[str, list[tuple[Any, ...]]]:
+    """Every identity row (all columns, timestamps and password hashes included)."""
+    return await table_rows(seed, _IDENTITY_MODELS)
 
 
 async def membership_count(seed: Seed) -> int:

@@ -19,7 +19,7 @@ from app.models.repository import (
     DeploymentResource,
     ProcessDefinition,
 )
-from tests.api.conftest import Headers, Seed, member
+from tests.api.conftest import Headers, Seed, member, table_rows
 from tests.conftest import add_tenants, add_user, bearer
 
 DMN13 = "https://www.omg.org/spec/DMN/20191111/MODEL/"
@@ -215,6 +215,14 @@ async def effective(
     return label(response.json())
 
 
+REPOSITORY_MODELS = (Deployment, DeploymentResource, ProcessDefinition, DecisionDefinition)
+
+
+async def repository_rows(seed: Seed) -> dict[str, list[tuple[Any, ...]]]:
+    """Every repository row, all columns (resource contents included): for "changes nothing"."""
+    return await table_rows(seed, REPOSITORY_MODELS)
+
+
 def rows(deployments: int, resources: int, processes: int, decisions: int) -> dict[str, int]:
     return {
         "deployments": deployments,
@@ -229,11 +237,10 @@ async def stored(
 ) -> dict[str, int]:
     """Rows per repository table, read in the system context (not through the API). With
     `client` and `admin`, also checks that the admin's /count endpoints say the same."""
-    models = (Deployment, DeploymentResource, ProcessDefinition, DecisionDefinition)
     async with seed() as session:
         found = {
             m.__tablename__: int(await session.scalar(select(func.count()).select_from(m)) or 0)
-            for m in models
+            for m in REPOSITORY_MODELS
         }
     if client is not None and admin is not None:
         for path, table in (

@@ -1,15 +1,20 @@
-"""Bad requests are RFC 9457 problems (400, 413, 422) that change nothing in the database."""
+"""Bad requests are RFC 9457 problems (400, 413, 422) that change nothing in the database,
+also when they are aimed at another tenant's rows (then the same problem as for an id that
+does not exist, so that bad input cannot probe what T2 has)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 
 from app.core.config import Settings
-from tests.api.conftest import Headers, Seed, assert_problem, identity_rows
+from tests.api.conftest import Headers, Seed, TenantMember, assert_problem, identity_rows
+from tests.api.repository_fixtures import bpmn, deployed, repository_rows
 from tests.conftest import add_tenants, add_user
 
 JSON = {"content-type": "application/json"}
@@ -207,10 +212,9 @@ async def test_path_id_outside_the_pattern_is_400(
         response = await _send(client, method, template.format(bad), admin, json=body)
         problem = assert_problem(response, 400)
         assert [e["location"][0] for e in problem["errors"]] == ["path"], bad
-    # an encoded slash splits the path instead: no such route, but still a problem
+    # an encoded slash splits the path instead: no route has that many segments
     response = await _send(client, method, template.format("a%2Fb"), admin, json=body)
-    assert_problem(response, response.status_code)
-    assert response.status_code in (400, 404, 405)
+    assert assert_problem(response, 404)["detail"] == "Not Found"
     assert await identity_rows(seed) == world
 
 
@@ -264,3 +268,116 @@ async def test_f1_overlong_id_is_400_like_any_invalid_id(
     response = await client.post(path, json=body, headers=admin)
     assert await identity_rows(seed) == before
     assert_problem(response, 400)
+
+
+# --------------------------------------------------------------------------- another tenant
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Ids that `{placeholders}` in a request template are filled with."""
+
+    tenant: str
+    user: str
+    group: str
+    deployment: str
+    resource: str
+    definition: str
+
+
+@pytest.fixture
+async def t2_rows(
+    client: httpx.AsyncClient, tenant_a: TenantMember, tenant_b: TenantMember
+) -> Targets:
+    """T2's own rows (tenant, member, group, a deployment with its resource and process),
+    next to T1 and its member, the caller."""
+    body = await deployed(client, tenant_b.headers, {"k.bpmn": bpmn("k")}, tenant="T2")
+    path = f"/deployment/{body['id']}/resources"
+    [resource] = (await client.get(path, headers=tenant_b.headers)).json()
+    [definition] = body["deployedProcessDefinitions"]
+    return Targets("T2", "t2-user", "t2-group", body["id"], resource["id"], definition)
+
+
+def _random_targets() -> Targets:
+    return Targets(
+        "T9", "nobody", "nogroup", str(uuid.uuid4()), str(uuid.uuid4()), f"k:1:{uuid.uuid4()}"
+    )
+
+
+def _filled(value: Any, targets: Targets) -> Any:
+    if isinstance(value, str):
+        return value.format(**vars(targets))
+    if isinstance(value, dict):
+        return {k: _filled(v, targets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_filled(v, targets) for v in value]
+    return value
+
+
+FOREIGN_BAD_INPUT: list[tuple[str, str, dict[str, Any], int]] = [
+    ("PUT", "/tenant/{tenant}", {"content": b'{"name": '}, 400),
+    ("PUT", "/tenant/{tenant}", {"json": {"name": "x", "tenantId": "T1"}}, 422),
+    ("PUT", "/tenant/{tenant}/user-members/bad%20id", {}, 400),
+    ("GET", "/tenant", {"params": {"userMember": "{user}", "includingGroupsOfUser": "x"}}, 400),
+    ("PUT", "/user/{user}/profile", {"json": {"firstName": ["x"]}}, 422),
+    ("PUT", "/user/{user}/profile", {"json": {"firstName": "a\u0000b"}}, 403),
+    ("PUT", "/user/{user}/credentials", {"json": {"password": "short"}}, 422),
+    ("GET", "/user", {"params": {"memberOfTenant": "{tenant}", "firstResult": "-1"}}, 400),
+    ("PUT", "/group/{group}", {"content": b"not json"}, 400),
+    ("DELETE", "/group/{group}/members/-lead", {}, 400),
+    ("GET", "/group", {"params": {"memberOfTenant": "{tenant}", "sortBy": "members"}}, 400),
+    ("POST", "/deployment/{deployment}/redeploy", {"content": b'{"source": '}, 400),
+    ("POST", "/deployment/{deployment}/redeploy", {"json": {"resourceNames": "k.bpmn"}}, 422),
+    ("POST", "/deployment/{deployment}/redeploy", {"json": {"tenantId": "T1"}}, 422),
+    # well-formed, but names no resource of it: "not found", never "no such resource"
+    ("POST", "/deployment/{deployment}/redeploy", {"json": {"resourceNames": ["x.bpmn"]}}, 404),
+    ("DELETE", "/deployment/{deployment}", {"params": {"cascade": "maybe"}}, 400),
+    ("GET", "/deployment/{deployment}/resources/not-a-uuid", {}, 404),
+    ("GET", "/deployment/{deployment}/resources/{resource}/data", {}, 404),
+    ("GET", "/deployment", {"params": {"id": "{deployment}", "sortBy": "bogus"}}, 400),
+    ("GET", "/process-definition/{definition}/xml", {}, 404),
+    ("GET", "/process-definition/key/k/tenant-id/{tenant}", {}, 403),
+    (
+        "GET",
+        "/process-definition",
+        {
+            "params": {
+                "deploymentId": "{deployment}",
+                "tenantIdIn": "{tenant}",
+                "withoutTenantId": "true",
+            }
+        },
+        400,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "template", "request_kwargs", "status"),
+    FOREIGN_BAD_INPUT,
+    ids=[f"{m} {t} {s}" for m, t, _, s in FOREIGN_BAD_INPUT],
+)
+async def test_b6_f4_bad_input_aimed_at_another_tenants_rows_is_the_problem_of_a_random_id(
+    client: httpx.AsyncClient,
+    seed: Seed,
+    tenant_a: TenantMember,
+    t2_rows: Targets,
+    method: str,
+    template: str,
+    request_kwargs: dict[str, Any],
+    status: int,
+) -> None:
+    headers = {**tenant_a.headers, **(JSON if "content" in request_kwargs else {})}
+    before = (await identity_rows(seed), await repository_rows(seed))
+    responses = [
+        await client.request(
+            method,
+            template.format(**vars(targets)),
+            headers=headers,
+            **_filled(request_kwargs, targets),
+        )
+        for targets in (t2_rows, _random_targets())
+    ]
+    assert_problem(responses[0], status)
+    assert responses[0].content == responses[1].content
+    assert (await identity_rows(seed), await repository_rows(seed)) == before

@@ -12,6 +12,7 @@ from app.models import Group, TenantGroupMembership
 from tests.api.conftest import (
     Headers,
     Seed,
+    TenantMember,
     assert_problem,
     identity_rows,
     ids,
@@ -162,6 +163,72 @@ async def test_f4_non_admin_reads_only_its_groups(
     missing = await client.get("/group/nope", headers=user)
     assert_problem(hidden, 404)
     assert hidden.content == missing.content
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({}, ["t1-group"]),
+        ({"memberOfTenant": "T2"}, []),
+        ({"memberOfTenant": "T1"}, ["t1-group"]),
+        ({"member": "t2-user"}, []),
+        ({"id": "t2-group"}, []),
+        ({"idIn": "t1-group,t2-group"}, ["t1-group"]),
+        ({"sortBy": "id", "sortOrder": "desc"}, ["t1-group"]),
+    ],
+)
+async def test_f4_member_of_t1_never_lists_or_counts_t2s_groups(
+    client: httpx.AsyncClient,
+    admin: Headers,
+    tenant_a: TenantMember,
+    tenant_b: TenantMember,
+    params: dict[str, str],
+    expected: list[str],
+) -> None:
+    """Only its own groups, whatever the filter: a filter on T2 never widens (A7)."""
+    assert await ids_and_count(client, "/group", tenant_a.headers, **params) == expected
+    assert await ids_and_count(client, "/group", admin, memberOfTenant="T2") == ["t2-group"]
+
+
+async def test_f4_member_of_t1_reading_t2s_group_is_404_like_an_unknown_id(
+    client: httpx.AsyncClient, tenant_a: TenantMember, tenant_b: TenantMember
+) -> None:
+    hidden = await client.get("/group/t2-group", headers=tenant_a.headers)
+    missing = await client.get("/group/nogroup", headers=tenant_a.headers)
+    assert_problem(hidden, 404)
+    assert hidden.content == missing.content
+    own = await client.get("/group/t1-group", headers=tenant_a.headers)
+    assert own.json()["id"] == "t1-group"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("PUT", "/group/{}", {"name": "renamed"}),
+        ("DELETE", "/group/{}", None),
+        ("PUT", "/group/{}/members/t1-user", None),  # joining T2 through its group
+        ("DELETE", "/group/{}/members/t2-user", None),
+        ("PUT", "/tenant/T1/group-members/{}", None),
+        ("DELETE", "/tenant/T2/group-members/{}", None),
+    ],
+)
+async def test_f4_member_of_t1_changing_t2s_group_is_403_like_an_unknown_id(
+    client: httpx.AsyncClient,
+    seed: Seed,
+    tenant_a: TenantMember,
+    tenant_b: TenantMember,
+    method: str,
+    path: str,
+    body: dict[str, Any] | None,
+) -> None:
+    before = await identity_rows(seed)
+    caller = tenant_a.headers
+    foreign = await client.request(method, path.format("t2-group"), json=body, headers=caller)
+    unknown = await client.request(method, path.format("nogroup"), json=body, headers=caller)
+    assert_problem(foreign, 403)
+    assert foreign.content == unknown.content
+    assert await identity_rows(seed) == before
+    assert await ids_and_count(client, "/tenant", caller) == ["T1"]
 
 
 _GROUP_WRITES: list[tuple[str, str, dict[str, Any] | None]] = [

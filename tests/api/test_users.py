@@ -14,6 +14,7 @@ from tests.api.conftest import (
     ADMIN_PASSWORD,
     Headers,
     Seed,
+    TenantMember,
     assert_problem,
     identity_rows,
     ids,
@@ -214,6 +215,79 @@ async def test_f4_non_admin_reads_only_its_own_profile(
     missing = await client.get("/user/nobody/profile", headers=ann)
     assert_problem(other, 404)
     assert other.content == missing.content
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({}, ["t1-user"]),
+        ({"memberOfTenant": "T2"}, []),
+        ({"memberOfTenant": "T1"}, ["t1-user"]),
+        ({"memberOfGroup": "t2-group"}, []),
+        ({"memberOfGroup": "t1-group"}, ["t1-user"]),
+        ({"id": "t2-user"}, []),
+        ({"idIn": "t1-user,t2-user"}, ["t1-user"]),
+        ({"sortBy": "userId", "sortOrder": "desc"}, ["t1-user"]),
+    ],
+)
+async def test_f4_member_of_t1_never_lists_or_counts_t2s_users(
+    client: httpx.AsyncClient,
+    admin: Headers,
+    tenant_a: TenantMember,
+    tenant_b: TenantMember,
+    params: dict[str, str],
+    expected: list[str],
+) -> None:
+    """Only itself, whatever the filter: a filter on T2 or its group never widens (A7)."""
+    assert await ids_and_count(client, "/user", tenant_a.headers, **params) == expected
+    # T2's member is there, for an admin
+    assert await ids_and_count(client, "/user", admin, memberOfTenant="T2") == ["t2-user"]
+
+
+async def test_f4_member_of_t1_reading_t2s_user_is_404_like_an_unknown_id(
+    client: httpx.AsyncClient, tenant_a: TenantMember, tenant_b: TenantMember
+) -> None:
+    for path in ("/user/{}/profile", "/identity/groups?userId={}"):
+        hidden = await client.get(path.format("t2-user"), headers=tenant_a.headers)
+        missing = await client.get(path.format("nobody"), headers=tenant_a.headers)
+        assert_problem(hidden, 404)
+        assert hidden.content == missing.content, path
+    own = await client.get("/user/t1-user/profile", headers=tenant_a.headers)
+    assert own.json()["id"] == "t1-user"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("PUT", "/user/{}/profile", {"firstName": "Hacked"}),
+        (
+            "PUT",
+            "/user/{}/credentials",
+            {"password": "hacked-pw", "authenticatedUserPassword": "x"},
+        ),
+        ("DELETE", "/user/{}", None),
+        ("PUT", "/group/t1-group/members/{}", None),
+        ("PUT", "/tenant/T1/user-members/{}", None),
+        ("DELETE", "/tenant/T2/user-members/{}", None),
+    ],
+)
+async def test_f4_member_of_t1_changing_t2s_user_is_403_like_an_unknown_id(
+    client: httpx.AsyncClient,
+    seed: Seed,
+    tenant_a: TenantMember,
+    tenant_b: TenantMember,
+    method: str,
+    path: str,
+    body: dict[str, Any] | None,
+) -> None:
+    before = await identity_rows(seed)
+    caller = tenant_a.headers
+    foreign = await client.request(method, path.format("t2-user"), json=body, headers=caller)
+    unknown = await client.request(method, path.format("nobody"), json=body, headers=caller)
+    assert_problem(foreign, 403)
+    assert foreign.content == unknown.content
+    assert await identity_rows(seed) == before
+    assert await ids_and_count(client, "/tenant", caller) == ["T1"]
 
 
 async def test_f4_non_admin_changes_its_own_password(
