@@ -15,7 +15,6 @@ from app.api.deps import PageDep, SessionDep, SortingDep
 from app.api.paths import IdentifierPath, comma_list
 from app.api.responses import AUTHENTICATED, READ_ONE, problems
 from app.core.filters import TenantSelector
-from app.models.repository import DecisionDefinition, ProcessDefinition
 from app.schemas.base import CountResult
 from app.schemas.repository import (
     DecisionDefinitionRead,
@@ -152,7 +151,7 @@ def definition_router(
 process_router = definition_router(
     prefix="/process-definition",
     tag="Process Definition",
-    model=ProcessDefinition,
+    model=definitions.PROCESS_DEFINITIONS,
     read=ProcessDefinitionRead,
     xml=ProcessDefinitionXml,
     id_param="processDefinitionId",
@@ -161,7 +160,7 @@ process_router = definition_router(
 decision_router = definition_router(
     prefix="/decision-definition",
     tag="Decision Definition",
-    model=DecisionDefinition,
+    model=definitions.DECISION_DEFINITIONS,
     read=DecisionDefinitionRead,
     xml=DecisionDefinitionXml,
     id_param="decisionDefinitionId",

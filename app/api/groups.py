@@ -22,7 +22,7 @@ from app.schemas.identity import (
     IdentityGroups,
     IdentityGroupUser,
 )
-from app.services import groups, memberships
+from app.services import groups
 from app.services.groups import GroupFilter
 
 router = APIRouter(prefix="/group", tags=["Group"])
@@ -107,7 +107,7 @@ async def add_member(
     userId: IdentifierPath,
     session: SessionDep,
 ) -> Response:
-    await memberships.add_group_member(session, id, userId)
+    await groups.add_member(session, id, userId)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -119,7 +119,7 @@ async def remove_member(
     userId: IdentifierPath,
     session: SessionDep,
 ) -> Response:
-    await memberships.remove_group_member(session, id, userId)
+    await groups.remove_member(session, id, userId)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

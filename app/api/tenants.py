@@ -14,7 +14,7 @@ from app.api.paths import IdentifierPath, comma_list
 from app.api.responses import ADMIN_WRITE, AUTHENTICATED, READ_ONE
 from app.schemas.base import CountResult
 from app.schemas.identity import TenantCreate, TenantRead, TenantUpdate
-from app.services import memberships, tenants
+from app.services import tenants
 from app.services.tenants import TenantFilter
 
 router = APIRouter(prefix="/tenant", tags=["Tenant"])
@@ -100,7 +100,7 @@ async def add_user_member(
     userId: IdentifierPath,
     session: SessionDep,
 ) -> Response:
-    await memberships.add_tenant_user(session, id, userId)
+    await tenants.add_user_member(session, id, userId)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -112,7 +112,7 @@ async def remove_user_member(
     userId: IdentifierPath,
     session: SessionDep,
 ) -> Response:
-    await memberships.remove_tenant_user(session, id, userId)
+    await tenants.remove_user_member(session, id, userId)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -124,7 +124,7 @@ async def add_group_member(
     groupId: IdentifierPath,
     session: SessionDep,
 ) -> Response:
-    await memberships.add_tenant_group(session, id, groupId)
+    await tenants.add_group_member(session, id, groupId)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -138,5 +138,5 @@ async def remove_group_member(
     groupId: IdentifierPath,
     session: SessionDep,
 ) -> Response:
-    await memberships.remove_tenant_group(session, id, groupId)
+    await tenants.remove_group_member(session, id, groupId)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

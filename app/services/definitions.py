@@ -22,6 +22,9 @@ from app.core.tenancy import resolution_tenant
 from app.models.repository import DecisionDefinition, DeploymentResource, ProcessDefinition
 
 Definition = ProcessDefinition | DecisionDefinition
+# The two kinds a router serves, named here so that routers import their service only.
+PROCESS_DEFINITIONS: type[ProcessDefinition] = ProcessDefinition
+DECISION_DEFINITIONS: type[DecisionDefinition] = DecisionDefinition
 
 
 @dataclass(frozen=True, slots=True)

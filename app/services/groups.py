@@ -3,7 +3,8 @@
 
 Visibility is the tenancy core's: a caller who sees everything sees every group, anyone
 else the groups it belongs to (F4); another group reads as 404. Only platform managers
-write (`require_platform_manager`).
+write (`require_platform_manager`), members included (as for tenant members, see
+`app.services.tenants`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, SQLColumnExpression, select
+from sqlalchemy import Select, SQLColumnExpression, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import Conflict, NotFound
@@ -20,7 +21,7 @@ from app.core.identifiers import check_identifier, check_same_id
 from app.core.pagination import Page, Sorting, count_rows
 from app.core.tenancy import current_context, require_platform_manager, sees_everything
 from app.models.identity import Group, GroupMembership, TenantGroupMembership, User
-from app.services.users import can_see_user
+from app.services.users import can_see_user, get_user
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +128,25 @@ async def delete_group(session: AsyncSession, group_id: str) -> None:
     require_platform_manager(session)
     await session.delete(await get_group(session, group_id))
     await session.flush()
+
+
+async def add_member(session: AsyncSession, group_id: str, user_id: str) -> None:
+    require_platform_manager(session)
+    await get_group(session, group_id)
+    await get_user(session, user_id)
+    await session.merge(GroupMembership(group_id=group_id, user_id=user_id))
+    await session.flush()
+
+
+async def remove_member(session: AsyncSession, group_id: str, user_id: str) -> None:
+    require_platform_manager(session)
+    await get_group(session, group_id)
+    await get_user(session, user_id)
+    await session.execute(
+        delete(GroupMembership).where(
+            GroupMembership.group_id == group_id, GroupMembership.user_id == user_id
+        )
+    )
 
 
 async def groups_of_user_with_members(

@@ -2,7 +2,11 @@
 
 Visibility is the tenancy core's: a caller who sees everything (admin, check disabled, or
 the global switch off) sees every tenant, anyone else the tenants it belongs to (F4);
-another tenant reads as 404. Only platform managers write (`require_platform_manager`).
+another tenant reads as 404. Only platform managers write (`require_platform_manager`),
+memberships included. Adding a member twice is a no-op, removing one that is not there too,
+as in Camunda; both ends must exist (404). Every membership change bumps the principal
+version of the users it concerns (a database trigger), so it takes effect on their very
+next request (A15).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, SQLColumnExpression, select, union
+from sqlalchemy import Select, SQLColumnExpression, delete, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import Conflict, NotFound
@@ -24,6 +28,8 @@ from app.core.tenancy import (
     sees_everything,
 )
 from app.models.identity import GroupMembership, Tenant, TenantGroupMembership, TenantUserMembership
+from app.services.groups import get_group
+from app.services.users import get_user
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,3 +134,42 @@ async def delete_tenant(session: AsyncSession, tenant_id: str) -> None:
     require_platform_manager(session)
     await session.delete(await get_tenant(session, tenant_id))
     await session.flush()
+
+
+async def add_user_member(session: AsyncSession, tenant_id: str, user_id: str) -> None:
+    require_platform_manager(session)
+    await get_tenant(session, tenant_id)
+    await get_user(session, user_id)
+    await session.merge(TenantUserMembership(tenant_id=tenant_id, user_id=user_id))
+    await session.flush()
+
+
+async def remove_user_member(session: AsyncSession, tenant_id: str, user_id: str) -> None:
+    require_platform_manager(session)
+    await get_tenant(session, tenant_id)
+    await get_user(session, user_id)
+    await session.execute(
+        delete(TenantUserMembership).where(
+            TenantUserMembership.tenant_id == tenant_id, TenantUserMembership.user_id == user_id
+        )
+    )
+
+
+async def add_group_member(session: AsyncSession, tenant_id: str, group_id: str) -> None:
+    require_platform_manager(session)
+    await get_tenant(session, tenant_id)
+    await get_group(session, group_id)
+    await session.merge(TenantGroupMembership(tenant_id=tenant_id, group_id=group_id))
+    await session.flush()
+
+
+async def remove_group_member(session: AsyncSession, tenant_id: str, group_id: str) -> None:
+    require_platform_manager(session)
+    await get_tenant(session, tenant_id)
+    await get_group(session, group_id)
+    await session.execute(
+        delete(TenantGroupMembership).where(
+            TenantGroupMembership.tenant_id == tenant_id,
+            TenantGroupMembership.group_id == group_id,
+        )
+    )

@@ -3,7 +3,7 @@ row-level security (superuser or BYPASSRLS), and accept the runtime role.
 
 The privileged roles come from `DATABASE_SUPERUSER_URL`, which `make test` sets for the
 throwaway server it starts (the owner role cannot create roles: NOCREATEROLE, see
-scripts/devservices.py). Without it those tests are skipped, never faked.
+scripts/devservices/). Without it those tests are skipped, never faked.
 """
 
 from __future__ import annotations
