@@ -26,7 +26,7 @@ Verdicts: on req/s only when the ceiling is at least 2x the fastest server's rat
 on CPU per request (baseline CPU / Tessera CPU: the throughput ratio of CPU-bound servers,
 a figure the client cannot cap). The basis is printed. Targets (issue 8), Tessera / baseline:
   * GET by id: ≥ 1.0x ORM (the bar), ≥ 0.5x raw (the goal);
-  * list 50 + count, write: the same two targets, declared known misses: on main 4c26993
+  * all six are declared known misses (figures in TARGETS); before: on main 4c26993
     (2 shared cores, default run, req/s basis) list 50 + count measured 0.43x ORM / 0.12x
     raw and write 0.45x ORM / 0.13x raw, far from both (GET by id: 0.38x / 0.12x). Drop a
     declaration once a run meets its target (the verdict then says so).
@@ -87,11 +87,15 @@ TENANT, USER = f"{PREFIX}t", f"{PREFIX}u"
 OTHER_TENANTS, PER_OTHER, SHARED, LIST = 40, 75, 500, 50
 OPERATIONS = ("GET by id", "list 50 + count", "write")
 SERVERS = ("raw", "ORM", "Tessera")
-_LIST_MISS = "0.43x ORM, 0.12x raw (req/s; CPU 0.39x, 0.11x) on main 4c26993"
-_WRITE_MISS = "0.45x ORM, 0.13x raw (req/s; CPU 0.45x, 0.13x) on main 4c26993"
+# Measured after the principal cache (default run, req/s basis, 2 shared cores). The GET
+# bar is not met: the per-transaction RLS settings cost a round trip the baselines do not
+# make, and the ORM tenant criteria ~90 µs per statement (README "Request path").
+_GET_MISS = "0.64x ORM, 0.18x raw (req/s; CPU 0.64x, 0.18x) on main 86167e6"
+_LIST_MISS = "0.55x ORM, 0.18x raw (req/s; CPU 0.54x, 0.16x) on main 86167e6"
+_WRITE_MISS = "0.70x ORM, 0.19x raw (req/s; CPU 0.71x, 0.18x) on main 86167e6"
 TARGETS: dict[tuple[str, str], Target] = {
-    ("GET by id", "ORM"): Target(">=", 1.0),  # the bar of issue 8
-    ("GET by id", "raw"): Target(">=", 0.5),  # its goal
+    ("GET by id", "ORM"): Target(">=", 1.0, known_miss=_GET_MISS),  # the bar of issue 8
+    ("GET by id", "raw"): Target(">=", 0.5, known_miss=_GET_MISS),  # its goal
     ("list 50 + count", "ORM"): Target(">=", 1.0, known_miss=_LIST_MISS),
     ("list 50 + count", "raw"): Target(">=", 0.5, known_miss=_LIST_MISS),
     ("write", "ORM"): Target(">=", 1.0, known_miss=_WRITE_MISS),
