@@ -201,6 +201,26 @@ async def identity_rows(seed: Seed) -> dict[str, list[tuple[Any, ...]]]:
     return await table_rows(seed, _IDENTITY_MODELS)
 
 
+async def assert_refused_like_unknown(
+    client: httpx.AsyncClient,
+    seed: Seed,
+    caller: Headers,
+    request: tuple[str, str, dict[str, Any] | None],
+    *,
+    foreign_id: str,
+    unknown_id: str,
+) -> None:
+    """A write aimed at another tenant's identity row is 403 with exactly the body of the
+    same write aimed at an id that does not exist, and changes no identity row."""
+    method, path, body = request
+    before = await identity_rows(seed)
+    foreign = await client.request(method, path.format(foreign_id), json=body, headers=caller)
+    unknown = await client.request(method, path.format(unknown_id), json=body, headers=caller)
+    assert_problem(foreign, 403)
+    assert foreign.content == unknown.content
+    assert await identity_rows(seed) == before
+
+
 async def membership_count(seed: Seed) -> int:
     rows = await identity_rows(seed)
     return sum(
