@@ -11,7 +11,19 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from redis.asyncio import Redis
 
-from app.api import auth, definitions, deployments, groups, health, tenants, users
+from app.api import (
+    auth,
+    decisions,
+    definitions,
+    deployments,
+    groups,
+    health,
+    history,
+    process_instances,
+    tasks,
+    tenants,
+    users,
+)
 from app.api.deps import AUTHENTICATED_SESSION, PUBLIC_PATHS
 from app.core.config import Settings, get_settings
 from app.core.db import create_engine, create_session_factory, refuse_privileged_role, unit_of_work
@@ -76,6 +88,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         deployments.router,
         definitions.process_router,
         definitions.decision_router,
+        history.router,
+        decisions.router,
+        process_instances.router,
+        tasks.router,
     ):
         app.include_router(router)
     return app

@@ -1,6 +1,13 @@
 """SQLAlchemy models, one module per domain. Importing this package registers them all."""
 
 from app.models.base import Base
+from app.models.history import (
+    HistoricActivityInstance,
+    HistoricDecisionInstance,
+    HistoricProcessInstance,
+    HistoricTask,
+    HistoricVariable,
+)
 from app.models.identity import (
     Group,
     GroupMembership,
@@ -15,17 +22,36 @@ from app.models.repository import (
     DeploymentResource,
     ProcessDefinition,
 )
+from app.models.runtime import (
+    EventSubscription,
+    Incident,
+    Job,
+    ProcessInstance,
+    Task,
+    Variable,
+)
 
 __all__ = [
     "Base",
     "DecisionDefinition",
     "Deployment",
     "DeploymentResource",
+    "EventSubscription",
     "Group",
     "GroupMembership",
+    "HistoricActivityInstance",
+    "HistoricDecisionInstance",
+    "HistoricProcessInstance",
+    "HistoricTask",
+    "HistoricVariable",
+    "Incident",
+    "Job",
     "ProcessDefinition",
+    "ProcessInstance",
+    "Task",
     "Tenant",
     "TenantGroupMembership",
     "TenantUserMembership",
     "User",
+    "Variable",
 ]

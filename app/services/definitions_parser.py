@@ -30,6 +30,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from app.core.errors import BadRequest
 from app.core.uploads import UploadLimits, check_xml
+from app.services import model_checks
 
 logger = logging.getLogger(__name__)
 
@@ -112,6 +113,7 @@ def _parse_bpmn(root: Any, filename: str, label: str) -> list[ParsedDefinition]:
     with _parser_errors(label):
         _validate(root, BPMN_XSD, label)
         _check_sequence_flows(found, label)
+        model_checks.check_bpmn(found, label)
         spiff = _DeployParser()
         spiff.add_bpmn_xml(etree.ElementTree(root), filename=filename)
         # Build the executable processes, then the embedded subprocesses that creates, until
@@ -167,6 +169,7 @@ def _parse_dmn(root: Any, filename: str, label: str) -> list[ParsedDefinition]:
         _validate(root, DMN_XSDS.get(qname.namespace), label)
         # Spiff's DMN parser takes the first decision of a document: give it one at a time.
         for decision, definition in zip(decisions, definitions, strict=True):
+            model_checks.check_dmn(decision, label)
             nsmap = {prefix: uri for prefix, uri in root.nsmap.items() if prefix}
             single = etree.Element(
                 root.tag, attrib=dict(root.attrib), nsmap={**nsmap, "dmn": qname.namespace}

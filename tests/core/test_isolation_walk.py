@@ -22,7 +22,18 @@ from app.models import (
     DecisionDefinition,
     Deployment,
     DeploymentResource,
+    EventSubscription,
+    HistoricActivityInstance,
+    HistoricDecisionInstance,
+    HistoricProcessInstance,
+    HistoricTask,
+    HistoricVariable,
+    Incident,
+    Job,
     ProcessDefinition,
+    ProcessInstance,
+    Task,
+    Variable,
 )
 from tests.conftest import add_tenants
 from tests.core.conftest import OpenSession, admin, member_of
@@ -83,7 +94,7 @@ def _definition_factory(model: type[ProcessDefinition | DecisionDefinition]) -> 
             id=f"walk:1:{uuid.uuid4()}",
             tenant_id=tenant_id,
             deployment_id=await _deployment_id(session, tenant_id, values),
-            key="walk",
+            key=f"walk-{uuid.uuid4().hex}",  # several per tenant in one walk
             version=1,
             resource_name="walk.bpmn",
         )
@@ -93,6 +104,118 @@ def _definition_factory(model: type[ProcessDefinition | DecisionDefinition]) -> 
 
     return create
 
+
+async def _instance(session: AsyncSession, tenant_id: str, **values: Any) -> ProcessInstance:
+    definition = await _definition_factory(ProcessDefinition)(session, tenant_id)
+    instance_id = uuid.uuid4()
+    instance = ProcessInstance(
+        id=instance_id,
+        tenant_id=tenant_id,
+        process_definition_id=definition.id,
+        process_definition_key="walk",
+        root_process_instance_id=values.get("root_process_instance_id", instance_id),
+        super_process_instance_id=values.get("super_process_instance_id"),
+        state="{}",
+    )
+    session.add(instance)
+    await session.flush()
+    return instance
+
+
+async def _historic_instance(
+    session: AsyncSession, tenant_id: str, **values: Any
+) -> HistoricProcessInstance:
+    definition = await _definition_factory(ProcessDefinition)(session, tenant_id)
+    instance_id = uuid.uuid4()
+    instance = HistoricProcessInstance(
+        id=instance_id,
+        tenant_id=tenant_id,
+        process_definition_id=definition.id,
+        process_definition_key="walk",
+        process_definition_version=1,
+        root_process_instance_id=instance_id,
+        state="ACTIVE",
+    )
+    session.add(instance)
+    await session.flush()
+    return instance
+
+
+def _child_factory(model: type[Any], parent: Factory, **columns: Any) -> Factory:
+    """A row under an instance (runtime or history) of the same tenant, unless overridden."""
+
+    async def create(session: AsyncSession, tenant_id: str, **values: Any) -> Any:
+        instance_id = values.get("process_instance_id") or (await parent(session, tenant_id)).id
+        fields = {name: value() if callable(value) else value for name, value in columns.items()}
+        row = model(tenant_id=tenant_id, process_instance_id=instance_id, **fields)
+        session.add(row)
+        await session.flush()
+        return row
+
+    return create
+
+
+async def _decision_instance(
+    session: AsyncSession, tenant_id: str, **values: Any
+) -> HistoricDecisionInstance:
+    decision = await _definition_factory(DecisionDefinition)(session, tenant_id)
+    instance_id = (
+        values.get("process_instance_id") or (await _historic_instance(session, tenant_id)).id
+    )
+    row = HistoricDecisionInstance(
+        tenant_id=tenant_id,
+        decision_definition_id=decision.id,
+        decision_definition_key="walk",
+        process_instance_id=instance_id,
+        inputs=[],
+        outputs=[],
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def _task(session: AsyncSession, tenant_id: str, **values: Any) -> Task:
+    instance_id = values.get("process_instance_id") or (await _instance(session, tenant_id)).id
+    definition = await _definition_factory(ProcessDefinition)(session, tenant_id)
+    task = Task(
+        id=uuid.uuid4(),
+        tenant_id=tenant_id,
+        process_instance_id=instance_id,
+        process_definition_id=definition.id,
+        task_definition_key="walk",
+    )
+    session.add(task)
+    await session.flush()
+    return task
+
+
+_RUNTIME_CHILDREN: dict[type[Any], dict[str, Any]] = {
+    Variable: {"name": "walk", "type": "String", "value": "walk"},
+    EventSubscription: {"id": uuid.uuid4, "event_type": "message", "activity_id": "walk"},
+    Job: {"id": uuid.uuid4, "job_type": "timer", "activity_id": "walk"},
+    Incident: {"incident_type": "failedJob"},
+}
+_HISTORY_CHILDREN: dict[type[Any], dict[str, Any]] = {
+    HistoricActivityInstance: {
+        "id": uuid.uuid4,
+        "process_definition_id": "walk",
+        "activity_id": "walk",
+        "activity_type": "userTask",
+    },
+    HistoricTask: {
+        "id": uuid.uuid4,
+        "process_definition_id": "walk",
+        "process_definition_key": "walk",
+        "task_definition_key": "walk",
+    },
+    HistoricVariable: {
+        "process_definition_key": "walk",
+        "name": "walk",
+        "type": "String",
+        "value": "walk",
+    },
+}
 
 # Every tenant-scoped model of the app (and of the core's tests) has a factory here:
 # `factory(session, tenant_id, **column_overrides)` creating one valid row of that tenant.
@@ -104,6 +227,12 @@ FACTORIES: dict[type[Any], Factory] = {
     DeploymentResource: _resource,
     ProcessDefinition: _definition_factory(ProcessDefinition),
     DecisionDefinition: _definition_factory(DecisionDefinition),
+    ProcessInstance: _instance,
+    Task: _task,
+    HistoricProcessInstance: _historic_instance,
+    HistoricDecisionInstance: _decision_instance,
+    **{m: _child_factory(m, _instance, **c) for m, c in _RUNTIME_CHILDREN.items()},
+    **{m: _child_factory(m, _historic_instance, **c) for m, c in _HISTORY_CHILDREN.items()},
 }
 
 ALL_MAPPERS: list[Mapper[Any]] = [*Base.registry.mappers, *CoreTestBase.registry.mappers]

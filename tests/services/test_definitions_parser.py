@@ -310,7 +310,8 @@ def test_schema_violation() -> None:
 
 def test_invalid_decision_table() -> None:
     bad_output = DISH_DECISION.replace('"Salad"', "${salad")
-    assert "Malformed Output Expression" in rejected("dinner.dmn", dmn13(bad_output))
+    message = rejected("dinner.dmn", dmn13(bad_output))
+    assert "outputEntry 'LiteralExpression_2'" in message and "${...}" in message
 
     unknown = DISH_DECISION.replace('<rule id="Rule_2">', '<bogus id="x" /><rule id="Rule_2">')
     assert "dmn:bogus" in rejected("dinner.dmn", dmn13(unknown))

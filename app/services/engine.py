@@ -1,0 +1,798 @@
+"""The BPMN/DMN engine: SpiffWorkflow, with every model expression in the restricted language.
+
+Pure (no database, no FastAPI): `app.services.execution` loads and stores what this module
+computes. Here:
+
+* `ProcessModel` / `DecisionModel`: a definition's XML parsed once per process into
+  SpiffWorkflow specs plus the Camunda attributes Spiff does not read (candidate groups,
+  assignee, result variables, call activity bindings); cached by definition id, since a
+  deployed definition never changes.
+* `SandboxedScriptEngine`: Spiff calls it for conditions, scripts, DMN entries and timer
+  expressions. It evaluates them with `app.core.expressions` — never Python's eval/exec —
+  so a model cannot run code on the server (DESIGN: "a deployed model is tenant input").
+  Service tasks that would call Python are refused.
+* `run()`: Spiff's engine loop, bounded in steps, so an endless loop in a model fails the
+  command with a problem instead of spinning a worker.
+* `snapshot()`: what the API exposes of a workflow — instances (the root and one per call
+  activity), waiting user tasks, variables, subscriptions, timers, activity history.
+* `serialize()` / `restore()`: the workflow's state as JSON, without the spec (the spec
+  comes from the cache on restore, which keeps the state small and restores cheap).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+from lxml import etree
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
+from SpiffWorkflow.camunda.parser.task_spec import BusinessRuleTaskParser
+from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
+from SpiffWorkflow.camunda.specs.business_rule_task import BusinessRuleTask
+from SpiffWorkflow.dmn.engine.DMNEngine import DMNEngine
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState
+
+from app.core import expressions
+from app.core.errors import BadRequest
+
+CAMUNDA_NS: Final = "http://camunda.org/schema/1.0/bpmn"
+BPMN_NS: Final = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+MAX_STEPS: Final = 500  # engine steps in one command before it is called an endless loop
+# SpiffWorkflow's task iterator stops at depth 1,000: a deeper tree would leave ready work
+# unseen and the instance silently stuck. Bounding the task count keeps the depth below it.
+MAX_TASKS: Final = 900
+MODEL_CACHE_SIZE: Final = 512
+# Timer literals as Camunda models write them, unquoted: a duration, a cycle, a date.
+_ISO_TIMER = re.compile(
+    r"R\d*/\S+"
+    r"|P(?=\d|T\d)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?"
+    r"|\d{4}-\d\d-\d\d([T ][\d:.]+(Z|[+-]\d\d:?\d\d)?)?"
+)
+# Camunda's activity types (ActivityTypes.java) for the specs SpiffWorkflow builds.
+_ACTIVITY_TYPES: Final = {
+    "StartEvent": "startEvent",
+    "EndEvent": "noneEndEvent",
+    "UserTask": "userTask",
+    "ManualTask": "manualTask",
+    "NoneTask": "task",
+    "ScriptTask": "scriptTask",
+    "ServiceTask": "serviceTask",
+    "SandboxedBusinessRuleTask": "businessRuleTask",
+    "CallActivity": "callActivity",
+    "SubWorkflowTask": "subProcess",
+    "TransactionSubprocess": "transaction",
+    "ExclusiveGateway": "exclusiveGateway",
+    "ParallelGateway": "parallelGateway",
+    "InclusiveGateway": "inclusiveGateway",
+    "EventBasedGateway": "eventBasedGateway",
+    "IntermediateCatchEvent": "intermediateCatchEvent",
+    "IntermediateThrowEvent": "intermediateThrowEvent",
+    "BoundaryEvent": "boundaryEvent",
+    "ReceiveTask": "receiveTask",
+    "SendTask": "sendTask",
+}
+
+
+class ModelError(BadRequest):
+    """The model cannot run as asked (an expression failed, an endless loop, a missing
+    decision). Raised inside a command: the unit of work rolls back, nothing changes."""
+
+
+# --------------------------------------------------------------------------- parsed models
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityAttributes:
+    """Camunda attributes of one BPMN element, as written in the model."""
+
+    assignee: str | None = None
+    candidate_groups: str | None = None
+    candidate_users: str | None = None
+    priority: str | None = None
+    due_date: str | None = None
+    follow_up_date: str | None = None
+    form_key: str | None = None
+    decision_ref: str | None = None
+    result_variable: str | None = None
+    map_decision_result: str = "resultList"
+    called_element: str | None = None
+    called_element_tenant_id: str | None = None
+    initiator: str | None = None  # start event: the variable that receives the starting user
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessModel:
+    key: str
+    spec: Any  # BpmnProcessSpec
+    embedded_specs: Mapping[str, Any]  # embedded subprocesses by element id
+    attributes: Mapping[str, ActivityAttributes]  # by element id, embedded ones included
+    called_keys: frozenset[str]  # the call activities' calledElement keys
+    decision_refs: frozenset[str]
+    names: Mapping[str, str | None]  # element id -> name, for history
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionModel:
+    definition_id: str
+    key: str
+    name: str | None
+    table: Any  # Spiff's DecisionTable
+    input_names: tuple[str, ...]
+    output_names: tuple[str, ...]
+
+
+class _LruCache:
+    """A small thread-safe LRU of parsed models (immutable, shared by all tenants' commands)."""
+
+    def __init__(self, size: int) -> None:
+        self._items: OrderedDict[str, Any] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Any:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        return None
+
+    def put(self, key: str, value: Any) -> None:
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
+_process_models = _LruCache(MODEL_CACHE_SIZE)
+_decision_models = _LruCache(MODEL_CACHE_SIZE)
+
+
+def cached_process_model(definition_id: str) -> ProcessModel | None:
+    model: ProcessModel | None = _process_models.get(definition_id)
+    return model
+
+
+def cached_decision_model(definition_id: str) -> DecisionModel | None:
+    model: DecisionModel | None = _decision_models.get(definition_id)
+    return model
+
+
+class SandboxedBusinessRuleTask(BusinessRuleTask):  # type: ignore[misc]  # untyped base
+    """A business rule task whose decision is resolved per tenant when it runs (C8, E1):
+    the command's script engine holds the decisions resolved for the instance's tenant."""
+
+    def _run_hook(self, my_task: Any) -> bool:
+        engine: SandboxedScriptEngine = my_task.workflow.script_engine
+        engine.run_business_rule(my_task)
+        return True
+
+
+class _NoEngineBusinessRuleParser(BusinessRuleTaskParser):  # type: ignore[misc]
+    def create_task(self) -> Any:
+        return SandboxedBusinessRuleTask(
+            self.spec, self.bpmn_id, dmnEngine=None, **self.bpmn_attributes
+        )
+
+
+class _EngineParser(CamundaParser):  # type: ignore[misc]  # untyped base
+    OVERRIDE_PARSER_CLASSES = {
+        **CamundaParser.OVERRIDE_PARSER_CLASSES,
+        f"{{{BPMN_NS}}}businessRuleTask": (_NoEngineBusinessRuleParser, SandboxedBusinessRuleTask),
+    }
+
+
+def parse_process_model(definition_id: str, key: str, xml: str) -> ProcessModel:
+    """Parse (or take from the cache) the process `key` of a deployed BPMN resource."""
+    cached = cached_process_model(definition_id)
+    if cached is not None:
+        return cached
+    root = etree.fromstring(xml.encode("utf-8"), _xml_parser())
+    parser = _EngineParser()
+    parser.add_bpmn_xml(etree.ElementTree(root), filename=key)
+    with _spiff_errors():
+        spec = parser.get_spec(key)
+        process = next(p for p in root.iter(f"{{{BPMN_NS}}}process") if p.get("id") == key)
+        embedded_ids = [
+            sub.get("id")
+            for tag in ("subProcess", "transaction")
+            for sub in process.iter(f"{{{BPMN_NS}}}{tag}")
+        ]
+        embedded = {sid: parser.get_spec(sid) for sid in embedded_ids if sid}
+    attributes = {
+        element.get("id"): _attributes(element)
+        for element in process.iter()
+        if isinstance(element.tag, str) and element.get("id")
+    }
+    called = {a.called_element for a in attributes.values() if a.called_element}
+    model = ProcessModel(
+        key=key,
+        spec=spec,
+        embedded_specs=embedded,
+        attributes=attributes,
+        called_keys=frozenset(called),
+        decision_refs=frozenset(a.decision_ref for a in attributes.values() if a.decision_ref),
+        names={
+            element.get("id"): element.get("name")
+            for element in process.iter()
+            if isinstance(element.tag, str) and element.get("id")
+        },
+    )
+    _process_models.put(definition_id, model)
+    return model
+
+
+def _attributes(element: Any) -> ActivityAttributes:
+    def camunda(name: str) -> str | None:
+        value = element.get(f"{{{CAMUNDA_NS}}}{name}")
+        return value.strip() if isinstance(value, str) and value.strip() else None
+
+    called = (
+        element.get("calledElement") if etree.QName(element).localname == "callActivity" else None
+    )
+    return ActivityAttributes(
+        assignee=camunda("assignee"),
+        candidate_groups=camunda("candidateGroups"),
+        candidate_users=camunda("candidateUsers"),
+        priority=camunda("priority"),
+        due_date=camunda("dueDate"),
+        follow_up_date=camunda("followUpDate"),
+        form_key=camunda("formKey"),
+        decision_ref=camunda("decisionRef"),
+        result_variable=camunda("resultVariable"),
+        map_decision_result=camunda("mapDecisionResult") or "resultList",
+        called_element=called,
+        called_element_tenant_id=camunda("calledElementTenantId"),
+        initiator=camunda("initiator"),
+    )
+
+
+def parse_decision_model(definition_id: str, key: str, xml: str) -> DecisionModel:
+    cached = cached_decision_model(definition_id)
+    if cached is not None:
+        return cached
+    root = etree.fromstring(xml.encode("utf-8"), _xml_parser())
+    namespace = etree.QName(root).namespace
+    element = next(d for d in root.iterchildren(f"{{{namespace}}}decision") if d.get("id") == key)
+    # Spiff's DMN parser reads the first decision of a document: give it this one alone.
+    single = etree.Element(root.tag, attrib=dict(root.attrib), nsmap=root.nsmap)
+    single.append(element)
+    parser = CamundaParser()
+    parser.add_dmn_xml(single, filename=key)
+    with _spiff_errors():
+        dmn = parser.dmn_parsers[key]
+        dmn.parse()
+        table = dmn.decision.decisionTables[0]
+    model = DecisionModel(
+        definition_id=definition_id,
+        key=key,
+        name=element.get("name"),
+        table=table,
+        input_names=tuple(i.label or i.name or i.expression or "" for i in table.inputs),
+        output_names=tuple(o.name or o.label or "" for o in table.outputs),
+    )
+    _decision_models.put(definition_id, model)
+    return model
+
+
+def _xml_parser() -> Any:
+    # The resource passed the deploy-time checks; parse it with the same hardening anyway.
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+@dataclass(slots=True)
+class DecisionEvaluation:
+    """One decision evaluated inside a command, for the history (E2)."""
+
+    decision_key: str
+    activity_id: str | None
+    inputs: list[dict[str, Any]]
+    outputs: list[dict[str, Any]]
+
+
+class _SandboxedDMNEngine(DMNEngine):  # type: ignore[misc]  # untyped base
+    """Spiff's hit-policy logic; every input entry matched with the restricted language."""
+
+    def evaluate(self, input_expr: str, match_expr: str | None, task: Any) -> bool:
+        if match_expr is None:
+            return True
+        data = task.workflow.script_engine.variables_of(task)
+        value = expressions.evaluate(input_expr, data) if input_expr else None
+        return expressions.matches_unary_tests(value, match_expr, data)
+
+
+class SandboxedScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # untyped base
+    """Spiff's script engine, without Python: one instance per command.
+
+    `decisions` are the decisions of this command's tenant, resolved by key beforehand
+    (effective definitions, E1/C8). `facts` are what `${execution.x}` may read.
+    """
+
+    def __init__(
+        self,
+        *,
+        decisions: Mapping[str, DecisionModel] | None = None,
+        facts: Mapping[str, Any] | None = None,
+        attributes: Mapping[str, ActivityAttributes] | None = None,
+        embedded: frozenset[str] = frozenset(),
+    ) -> None:
+        super().__init__(environment=None)
+        self.decisions = dict(decisions or {})
+        self.facts = dict(facts or {})
+        self.attributes = attributes or {}
+        self.embedded = embedded  # element ids of embedded subprocesses (not instances)
+        self.evaluations: list[DecisionEvaluation] = []
+
+    def variables_of(self, task: Any, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        return {"execution": self.facts, **task.data, **(extra or {})}
+
+    def validate(self, expression: str) -> None:
+        try:
+            expressions.check_expression(expression)
+        except expressions.ExpressionError as exc:
+            raise SyntaxError(str(exc)) from None
+
+    def evaluate(self, task: Any, expression: str, external_context: Any = None) -> Any:
+        text = expression.strip()
+        if _ISO_TIMER.fullmatch(text):  # Camunda writes timer literals without quotes
+            return text
+        try:
+            return expressions.evaluate(text, self.variables_of(task, external_context))
+        except expressions.ExpressionError as exc:
+            raise _model_error(task, f"expression {expression!r}: {exc}") from None
+
+    def execute(self, task: Any, script: str, external_context: Any = None) -> bool:
+        try:
+            task.data.update(expressions.run_script(script, self.variables_of(task)))
+        except expressions.ExpressionError as exc:
+            raise _model_error(task, f"script: {exc}") from None
+        return True
+
+    def call_service(self, task: Any, **kwargs: Any) -> Any:
+        raise _model_error(task, "service tasks that call the server are not supported")
+
+    def run_business_rule(self, task: Any) -> None:
+        spec = task.task_spec
+        attributes = self.attributes.get(spec.bpmn_id) or ActivityAttributes()
+        decision = self.decisions.get(attributes.decision_ref or "")
+        if decision is None:
+            raise _model_error(task, f"decision {attributes.decision_ref!r} is not deployed")
+        matched = self.decide(decision, task)
+        result = map_decision_result(matched, attributes.map_decision_result)
+        if attributes.result_variable:
+            task.data[attributes.result_variable] = result
+        elif matched:  # no result variable: the first rule's outputs become variables
+            task.data.update(matched[0])
+
+    def decide(self, decision: DecisionModel, task: Any) -> list[dict[str, Any]]:
+        """The outputs of every matched rule, recorded for the decision history."""
+        engine = _SandboxedDMNEngine(decision.table)
+        try:
+            rules = engine.decide(task)
+            matched = [rule.output_as_dict(task) for rule in rules]
+            inputs = [
+                {"name": name, "value": expressions.evaluate(i.expression, self.variables_of(task))}
+                for name, i in zip(decision.input_names, decision.table.inputs, strict=True)
+                if i.expression
+            ]
+        except expressions.ExpressionError as exc:
+            raise _model_error(task, f"decision {decision.key!r}: {exc}") from None
+        except SpiffWorkflowException as exc:
+            raise _model_error(task, f"decision {decision.key!r}: {_spiff_message(exc)}") from None
+        self.evaluations.append(
+            DecisionEvaluation(
+                decision_key=decision.key,
+                activity_id=getattr(task.task_spec, "bpmn_id", None),
+                inputs=inputs,
+                outputs=[{"ruleOrder": n, "outputs": out} for n, out in enumerate(matched, 1)],
+            )
+        )
+        return [dict(out) for out in matched]
+
+
+def map_decision_result(matched: list[dict[str, Any]], mapping: str) -> Any:
+    """Camunda's `camunda:mapDecisionResult`."""
+    if mapping == "resultList":
+        return matched
+    if mapping == "collectEntries":
+        if any(len(out) != 1 for out in matched):
+            raise ModelError("collectEntries needs exactly one output per rule.")
+        return [next(iter(out.values())) for out in matched]
+    if len(matched) > 1:
+        raise ModelError(f"{mapping} needs at most one matched rule, {len(matched)} matched.")
+    if mapping == "singleResult":
+        return matched[0] if matched else None
+    if mapping == "singleEntry":
+        if matched and len(matched[0]) != 1:
+            raise ModelError("singleEntry needs exactly one output.")
+        return next(iter(matched[0].values())) if matched else None
+    raise ModelError(f"unknown mapDecisionResult {mapping!r}")
+
+
+class _StandaloneTask:
+    """What Spiff's DMN engine needs of a task when a decision is evaluated over the API."""
+
+    def __init__(self, data: dict[str, Any], engine: SandboxedScriptEngine) -> None:
+        self.data = data
+        self.workflow = self
+        self.script_engine = engine
+        self.task_spec = None
+
+
+def evaluate_decision(
+    decision: DecisionModel, variables: Mapping[str, Any]
+) -> tuple[list[dict[str, Any]], DecisionEvaluation]:
+    """`POST /decision-definition/.../evaluate`: the matched rules' outputs."""
+    engine = SandboxedScriptEngine()
+    matched = engine.decide(decision, _StandaloneTask(dict(variables), engine))
+    return matched, engine.evaluations[-1]
+
+
+def _model_error(task: Any, message: str) -> ModelError:
+    element = getattr(getattr(task, "task_spec", None), "bpmn_id", None)
+    return ModelError(f"{element}: {message}" if element else message)
+
+
+def _spiff_message(exc: SpiffWorkflowException) -> str:
+    return " ".join([str(exc.args[0] if exc.args else exc), *getattr(exc, "notes", [])])[:500]
+
+
+@contextmanager
+def _spiff_errors() -> Iterator[None]:
+    """SpiffWorkflow's own errors (a bad model, a failed gateway) as a 400 problem."""
+    try:
+        yield
+    except SpiffWorkflowException as exc:
+        raise ModelError(_spiff_message(exc)) from None
+
+
+# --------------------------------------------------------------------------- running
+
+
+def new_workflow(
+    model: ProcessModel, subprocess_specs: Mapping[str, Any], engine: SandboxedScriptEngine
+) -> Any:
+    return BpmnWorkflow(model.spec, dict(subprocess_specs), script_engine=engine)
+
+
+def set_start_variables(workflow: Any, variables: Mapping[str, Any]) -> None:
+    for task in workflow.get_tasks(state=TaskState.READY):
+        task.data.update(variables)
+
+
+def run(workflow: Any) -> None:
+    """Run until every branch waits (user task, timer, message ...) or the process ends.
+
+    Bounded: more than MAX_STEPS steps in one command is taken for an endless loop, and the
+    command fails (rolled back) with a problem naming the element it was at.
+    """
+    steps = 0
+
+    def count(task: Any) -> None:
+        nonlocal steps
+        steps += 1
+        if steps > MAX_STEPS:
+            raise _model_error(
+                task, f"more than {MAX_STEPS} steps without waiting (an endless loop?)"
+            )
+
+    with _spiff_errors():
+        try:
+            workflow.do_engine_steps(will_complete_task=count)
+        except RecursionError:
+            raise ModelError("the model nests too deeply to run") from None
+    tasks = len(workflow.tasks) + sum(len(sub.tasks) for sub in workflow.subprocesses.values())
+    if tasks > MAX_TASKS:
+        raise ModelError(
+            f"the instance would hold more than {MAX_TASKS} task states (a loop that never "
+            "ends?); Tessera refuses it rather than lose track of it"
+        )
+
+
+def complete_user_task(workflow: Any, task_id: uuid.UUID, variables: Mapping[str, Any]) -> None:
+    task = workflow.get_task_from_id(task_id)
+    task.data.update(variables)
+    with _spiff_errors():
+        task.run()
+    run(workflow)
+
+
+_serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(CAMUNDA_CONFIG))
+
+
+def serialize(workflow: Any) -> str:
+    """The workflow's state as JSON, without its specs (they come from the model cache)."""
+    _serializer.registry._encoder_mode = True
+    try:
+        state = _serializer.to_dict(workflow)
+    finally:
+        _serializer.registry._encoder_mode = False
+    state.pop("spec")
+    state.pop("subprocess_specs")
+    return json.dumps(state, default=_json_default, separators=(",", ":"))
+
+
+def restore(
+    state: str, model: ProcessModel, subprocess_specs: Mapping[str, Any], engine: Any
+) -> Any:
+    data = json.loads(state)
+    # Spec objects pass through Spiff's registry unchanged: the cached ones are used as is.
+    data["spec"] = model.spec
+    data["subprocess_specs"] = dict(subprocess_specs)
+    workflow = _serializer.from_dict(data)
+    workflow.script_engine = engine
+    return workflow
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+# --------------------------------------------------------------------------- snapshot
+
+
+@dataclass(slots=True)
+class UserTaskView:
+    id: uuid.UUID
+    instance_id: uuid.UUID
+    activity_id: str
+    name: str | None
+    documentation: str | None
+    attributes: ActivityAttributes
+    data: dict[str, Any]
+
+
+@dataclass(slots=True)
+class WaitView:
+    """A task waiting for an event: a subscription (message, signal) or a timer job."""
+
+    id: uuid.UUID
+    instance_id: uuid.UUID
+    activity_id: str
+    kind: str  # message | signal | timer | conditional
+    name: str | None
+    due: str | None = None
+
+
+@dataclass(slots=True)
+class ActivityView:
+    id: uuid.UUID
+    instance_id: uuid.UUID
+    activity_id: str
+    activity_type: str
+    ended: bool
+    canceled: bool
+    called_instance_id: uuid.UUID | None = None
+
+
+@dataclass(slots=True)
+class InstanceView:
+    """The root process or one started by a call activity (its id is that task's id)."""
+
+    id: uuid.UUID
+    key: str
+    super_id: uuid.UUID | None
+    super_activity: uuid.UUID | None
+    completed: bool
+    variables: dict[str, Any] = field(default_factory=dict)
+    end_activity: str | None = None
+
+
+@dataclass(slots=True)
+class Snapshot:
+    instances: list[InstanceView]
+    user_tasks: list[UserTaskView]
+    waits: list[WaitView]
+    activities: list[ActivityView]  # every activity reached so far
+
+
+_FRONTIER = TaskState.READY | TaskState.WAITING | TaskState.STARTED
+_REACHED = _FRONTIER | TaskState.COMPLETED | TaskState.ERROR
+_ENDED = TaskState.COMPLETED | TaskState.ERROR | TaskState.CANCELLED
+
+
+def instance_workflows(workflow: Any, root_id: uuid.UUID) -> dict[Any, uuid.UUID]:
+    """Each (sub)workflow and the process instance it belongs to: a call activity starts a
+    new instance (id = the call activity's task id); an embedded subprocess does not."""
+    owner: dict[Any, uuid.UUID] = {workflow: root_id}
+    for sub in workflow.subprocesses.values():  # parents come before their children
+        parent = workflow.get_task_from_id(sub.parent_task_id)
+        owner[sub] = sub.parent_task_id if _calls_process(parent) else owner[parent.workflow]
+    return owner
+
+
+def _calls_process(task: Any) -> bool:
+    spec = task.task_spec
+    engine: SandboxedScriptEngine = task.workflow.script_engine
+    return isinstance(spec, SubWorkflowTask) and spec.spec not in engine.embedded
+
+
+def snapshot(workflow: Any, root_id: uuid.UUID, root_key: str) -> Snapshot:
+    engine: SandboxedScriptEngine = workflow.script_engine
+    owners = instance_workflows(workflow, root_id)
+    views: dict[uuid.UUID, InstanceView] = {
+        root_id: InstanceView(root_id, root_key, None, None, bool(workflow.completed))
+    }
+    result = Snapshot(list(views.values()), [], [], [])
+    for wf, instance_id in owners.items():
+        if instance_id not in views:
+            parent = workflow.get_task_from_id(wf.parent_task_id)
+            views[instance_id] = InstanceView(
+                instance_id,
+                parent.task_spec.spec,
+                owners[parent.workflow],
+                parent.id,
+                bool(wf.completed),
+            )
+            result.instances.append(views[instance_id])
+        view = views[instance_id]
+        owns_instance = wf is workflow or wf.parent_task_id == instance_id
+        for task in wf.get_tasks():
+            if task.state & _FRONTIER and not view.completed:
+                view.variables.update(task.data)
+            _project(task, instance_id, engine, result)
+        if owns_instance and wf.completed:
+            view.variables = dict(wf.data)
+            view.end_activity = _end_activity(wf)
+    return result
+
+
+def _project(
+    task: Any, instance_id: uuid.UUID, engine: SandboxedScriptEngine, into: Snapshot
+) -> None:
+    spec = task.task_spec
+    bpmn_id = getattr(spec, "bpmn_id", None)
+    if bpmn_id is None or not task.state & (_REACHED | TaskState.CANCELLED):
+        return  # Spiff's own bookkeeping tasks, and branches not reached
+    kind = _activity_type(task)
+    waiting_boundary = kind == "boundaryEvent" and task.state == TaskState.WAITING
+    if task.state & _REACHED and not waiting_boundary:
+        into.activities.append(
+            ActivityView(
+                id=task.id,
+                instance_id=instance_id,
+                activity_id=bpmn_id,
+                activity_type=kind,
+                ended=bool(task.state & _ENDED),
+                canceled=bool(task.state & (TaskState.CANCELLED | TaskState.ERROR)),
+                called_instance_id=task.id if kind == "callActivity" else None,
+            )
+        )
+    elif task.state == TaskState.CANCELLED:  # may have been reached in an earlier command
+        into.activities.append(
+            ActivityView(task.id, instance_id, bpmn_id, kind, ended=True, canceled=True)
+        )
+    if task.state == TaskState.READY and spec.manual:
+        into.user_tasks.append(
+            UserTaskView(
+                id=task.id,
+                instance_id=instance_id,
+                activity_id=bpmn_id,
+                name=getattr(spec, "bpmn_name", None),
+                documentation=getattr(spec, "documentation", None),
+                attributes=engine.attributes.get(bpmn_id) or ActivityAttributes(),
+                data=task.data,
+            )
+        )
+    elif task.state == TaskState.WAITING and isinstance(spec, CatchingEvent):
+        into.waits.append(_wait(task, instance_id))
+
+
+def _activity_type(task: Any) -> str:
+    spec = task.task_spec
+    name = type(spec).__name__
+    if isinstance(spec, SubWorkflowTask):
+        return "callActivity" if _calls_process(task) else "subProcess"
+    return _ACTIVITY_TYPES.get(name, name[:1].lower() + name[1:])
+
+
+def _wait(task: Any, instance_id: uuid.UUID) -> WaitView:
+    definition = task.task_spec.event_definition
+    kind_name = type(definition).__name__
+    bpmn_id = task.task_spec.bpmn_id
+    if isinstance(definition, TimerEventDefinition):
+        due = definition.details(task).value
+        return WaitView(
+            task.id, instance_id, bpmn_id, "timer", None, due if isinstance(due, str) else None
+        )
+    kind = (
+        "message"
+        if "Message" in kind_name
+        else "signal"
+        if "Signal" in kind_name
+        else "conditional"
+    )
+    return WaitView(task.id, instance_id, bpmn_id, kind, getattr(definition, "name", None))
+
+
+def _end_activity(workflow: Any) -> str | None:
+    ends = [
+        t.task_spec.bpmn_id
+        for t in workflow.get_tasks(state=TaskState.COMPLETED)
+        if type(t.task_spec).__name__ == "EndEvent"
+    ]
+    return ends[-1] if ends else None
+
+
+def frontier_tasks(workflow: Any, instance_id: uuid.UUID, root_id: uuid.UUID) -> list[Any]:
+    """The tasks whose data are instance `instance_id`'s variables (set them all to change
+    a variable: the next task to run copies it from whichever branch it follows)."""
+    return [
+        task
+        for wf, owner in instance_workflows(workflow, root_id).items()
+        if owner == instance_id
+        for task in wf.get_tasks()
+        if task.state & _FRONTIER
+    ]
+
+
+@dataclass(slots=True)
+class ActivityNode:
+    """A node of Camunda's activity instance tree (`/process-instance/{id}/activity-instances`)."""
+
+    id: uuid.UUID
+    parent: str
+    activity_id: str
+    activity_type: str
+    name: str | None
+    children: list[ActivityNode] = field(default_factory=list)
+
+
+def activity_children(
+    workflow: Any, instance_id: uuid.UUID, root_id: uuid.UUID
+) -> list[ActivityNode]:
+    """The activities instance `instance_id` is at: waiting tasks, running subprocesses."""
+    owners = instance_workflows(workflow, root_id)
+    own = next(
+        wf
+        for wf, owner in owners.items()
+        if owner == instance_id and (wf is workflow or wf.parent_task_id == instance_id)
+    )
+    return _children_of(workflow, own, str(instance_id))
+
+
+def _children_of(top: Any, wf: Any, parent: str) -> list[ActivityNode]:
+    nodes = []
+    for task in wf.get_tasks(state=_FRONTIER):
+        bpmn_id = getattr(task.task_spec, "bpmn_id", None)
+        kind = _activity_type(task) if bpmn_id else None
+        if bpmn_id is None or (kind == "boundaryEvent" and task.state == TaskState.WAITING):
+            continue
+        node = ActivityNode(
+            task.id, parent, bpmn_id, kind or "", getattr(task.task_spec, "bpmn_name", None)
+        )
+        sub = top.subprocesses.get(task.id)
+        if sub is not None and kind == "subProcess":
+            node.children = _children_of(top, sub, f"{bpmn_id}:{task.id}")
+        nodes.append(node)
+    return nodes
+
+
+def form_fields(model: ProcessModel, activity_id: str) -> dict[str, Any]:
+    """A user task's camunda:formData fields and their default values."""
+    specs = [model.spec, *model.embedded_specs.values()]
+    for spec in specs:
+        task_spec = spec.task_specs.get(activity_id)
+        form = getattr(task_spec, "form", None)
+        if form is not None:
+            return {f.id: f.default_value or None for f in form.fields if f.id}
+    return {}

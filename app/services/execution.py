@@ -1,0 +1,792 @@
+"""Running process instances: load an instance tree under lock, let the engine act, store the
+result — the one place where SpiffWorkflow's state and the runtime/history rows meet.
+
+A command (start, complete a task, set variables, delete ...) goes:
+
+1. `start_tree()` or `load_tree()`: the root instance's row, locked `FOR UPDATE`, so two
+   commands on one instance tree run one after the other (the second sees what the first
+   did: a task completed twice is completed once, the second gets 404); the model comes from
+   the cache, the decisions are resolved in the instance's tenant (effective definitions).
+2. The caller changes the workflow (`engine.complete_user_task`, variables ...).
+3. `store()`: the engine's snapshot is projected onto the rows — instances, user tasks,
+   variables, subscriptions, timer jobs — and onto history; the serialized state goes on
+   the root row in the same transaction. Nothing here commits: the unit of work does.
+
+Every row written takes the instance's tenant (C6, C7), never one from the request.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import inspect, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core import expressions
+from app.core.errors import BadRequest, NotFound, TenantRequired
+from app.core.tenancy import current_context, resolution_tenant
+from app.models.history import (
+    HistoricActivityInstance,
+    HistoricDecisionInstance,
+    HistoricProcessInstance,
+    HistoricTask,
+    HistoricVariable,
+)
+from app.models.repository import DecisionDefinition, ProcessDefinition
+from app.models.runtime import EventSubscription, Job, ProcessInstance, Task, Variable
+from app.services import engine
+from app.services.definitions import definition_xml, resolve_effective
+from app.services.engine import ActivityAttributes, ModelError, ProcessModel, Snapshot
+from app.services.variables import TypedValue, infer, parse_variable
+
+_REACHED_BEFORE = "reached"
+_ENDED_BEFORE = "ended"
+
+
+@dataclass(slots=True)
+class Tree:
+    """One root instance and everything the engine needs to act on it."""
+
+    root: ProcessInstance
+    definition: ProcessDefinition
+    model: ProcessModel
+    workflow: Any
+    engine: engine.SandboxedScriptEngine
+    # Spiff task id -> "reached"/"ended" when loaded: what history has already recorded.
+    before: dict[uuid.UUID, str] = field(default_factory=dict)
+    # Types given explicitly in this command (Long, Date ...) win over inference.
+    declared: dict[tuple[uuid.UUID, str], str] = field(default_factory=dict)
+    ended_by: str = "completed"  # why user tasks that disappear ended
+    is_new: bool = False  # started in this command: no rows exist yet
+
+    def definition_of(self, instance_id: uuid.UUID, key: str) -> str:
+        """The definition id of an instance of the tree (the root's, or a bound call's)."""
+        if instance_id == self.root.id:
+            return self.root.process_definition_id
+        return (self.root.called_definitions or {})[key]
+
+
+# --------------------------------------------------------------------------- models
+
+
+def runtime_tenant(session: AsyncSession, explicit: str | None) -> str:
+    """The tenant new runtime data is for, when no definition gives one: the explicit tenant
+    (403 unless a member) or the caller's only tenant. Runtime rows are never shared (C6),
+    so a caller of no tenant (an admin without memberships) must name one."""
+    tenant = resolution_tenant(session, explicit)
+    if tenant is None:
+        raise TenantRequired("Runtime data belongs to a tenant: name one (tenant-id/{tenantId}).")
+    return tenant
+
+
+async def process_model(session: AsyncSession, definition: ProcessDefinition) -> ProcessModel:
+    cached = engine.cached_process_model(definition.id)
+    if cached is not None:
+        return cached
+    xml = await definition_xml(session, definition)
+    return engine.parse_process_model(definition.id, definition.key, xml)
+
+
+async def decision_model(
+    session: AsyncSession, definition: DecisionDefinition
+) -> engine.DecisionModel:
+    cached = engine.cached_decision_model(definition.id)
+    if cached is not None:
+        return cached
+    xml = await definition_xml(session, definition)
+    return engine.parse_decision_model(definition.id, definition.key, xml)
+
+
+async def _bind_called(
+    session: AsyncSession, model: ProcessModel, tenant_id: str
+) -> dict[str, str]:
+    """Resolve every call activity, transitively, in the instance's tenant (C8): the
+    effective definition of each called key, bound for the instance's lifetime."""
+    bound: dict[str, str] = {}
+    todo = [model]
+    while todo:
+        current = todo.pop()
+        for element, attributes in current.attributes.items():
+            key = attributes.called_element
+            if key is None or key in bound:
+                continue
+            _check_called_tenant(element, attributes, tenant_id)
+            try:
+                called = await resolve_effective(
+                    session, ProcessDefinition, key, tenant_id=tenant_id
+                )
+            except NotFound:
+                raise ModelError(
+                    f"{element}: calls process {key!r}, which is not deployed for tenant "
+                    f"{tenant_id!r} or shared"
+                ) from None
+            assert isinstance(called, ProcessDefinition)
+            bound[key] = called.id
+            todo.append(await process_model(session, called))
+    return bound
+
+
+def _check_called_tenant(element: str, attributes: ActivityAttributes, tenant_id: str) -> None:
+    """`camunda:calledElementTenantId` may only name the instance's own tenant: a call tree
+    lives in one tenant (one state, one lock), so a T1 process never starts T2 work."""
+    wanted = attributes.called_element_tenant_id
+    if wanted is None:
+        return
+    if "${" in wanted or "#{" in wanted:
+        wanted = str(expressions.evaluate(wanted, {"execution": {"tenantId": tenant_id}}))
+    if wanted != tenant_id:
+        raise ModelError(
+            f"{element}: calledElementTenantId {wanted!r} is not the instance's tenant "
+            f"{tenant_id!r}; a call activity calls into its own tenant only"
+        )
+
+
+async def _models_of(
+    session: AsyncSession, root: ProcessModel, called: Mapping[str, str]
+) -> list[ProcessModel]:
+    models = [root]
+    for definition_id in called.values():
+        definition = await session.get(ProcessDefinition, definition_id)
+        if definition is None:
+            raise ModelError("A called process definition of this instance was deleted.")
+        models.append(await process_model(session, definition))
+    return models
+
+
+async def _resolve_decisions(
+    session: AsyncSession, models: Iterable[ProcessModel], tenant_id: str
+) -> dict[str, engine.DecisionModel]:
+    """Business rule tasks' decisions, the effective ones of the instance's tenant (C8/E1).
+    A missing decision fails only the task that needs it, when it runs."""
+    decisions: dict[str, engine.DecisionModel] = {}
+    for ref in sorted({ref for model in models for ref in model.decision_refs}):
+        try:
+            found = await resolve_effective(session, DecisionDefinition, ref, tenant_id=tenant_id)
+        except NotFound:
+            continue
+        assert isinstance(found, DecisionDefinition)
+        decisions[ref] = await decision_model(session, found)
+    return decisions
+
+
+async def engine_for(
+    session: AsyncSession,
+    instance: ProcessInstance,
+    model: ProcessModel,
+    called: Mapping[str, str],
+) -> tuple[engine.SandboxedScriptEngine, dict[str, Any]]:
+    models = await _models_of(session, model, called)
+    subprocess_specs: dict[str, Any] = {}
+    attributes: dict[str, ActivityAttributes] = {}
+    embedded: set[str] = set()
+    for current in models:
+        subprocess_specs.update(current.embedded_specs)
+        embedded.update(current.embedded_specs)
+        attributes.update(current.attributes)
+    for key, current in zip(called, models[1:], strict=True):
+        subprocess_specs[key] = current.spec
+    script_engine = engine.SandboxedScriptEngine(
+        decisions=await _resolve_decisions(session, models, instance.tenant_id),
+        facts={
+            "processInstanceId": str(instance.id),
+            "processBusinessKey": instance.business_key,
+            "processDefinitionId": instance.process_definition_id,
+            "tenantId": instance.tenant_id,
+        },
+        attributes=attributes,
+        embedded=frozenset(embedded),
+    )
+    return script_engine, subprocess_specs
+
+
+# --------------------------------------------------------------------------- loading
+
+
+async def start_tree(
+    session: AsyncSession,
+    definition: ProcessDefinition,
+    *,
+    tenant_id: str,
+    business_key: str | None,
+    variables: Mapping[str, TypedValue],
+) -> Tree:
+    """A new instance of `definition` in `tenant_id`, run until it waits (not yet stored)."""
+    model = await process_model(session, definition)
+    user_id = current_context(session).user_id
+    instance_id = uuid.uuid4()
+    root = ProcessInstance(
+        id=instance_id,
+        tenant_id=tenant_id,
+        process_definition_id=definition.id,
+        process_definition_key=definition.key,
+        business_key=business_key,
+        suspended=False,
+        started_by=user_id,
+        root_process_instance_id=instance_id,
+    )
+    root.called_definitions = await _bind_called(session, model, tenant_id)
+    script_engine, specs = await engine_for(session, root, model, root.called_definitions)
+    workflow = engine.new_workflow(model, specs, script_engine)
+    start_values = {name: typed.value for name, typed in variables.items()}
+    initiators = [a.initiator for a in model.attributes.values() if a.initiator]
+    start_values.update(dict.fromkeys(initiators, user_id))
+    engine.set_start_variables(workflow, start_values)
+    tree = Tree(root, definition, model, workflow, script_engine, is_new=True)
+    tree.declared = {(instance_id, name): typed.type for name, typed in variables.items()}
+    session.add(
+        HistoricProcessInstance(
+            id=instance_id,
+            tenant_id=tenant_id,
+            process_definition_id=definition.id,
+            process_definition_key=definition.key,
+            process_definition_name=definition.name,
+            process_definition_version=definition.version,
+            business_key=business_key,
+            start_user_id=user_id,
+            start_activity_id=_start_activity(model),
+            root_process_instance_id=instance_id,
+            state="ACTIVE",
+        )
+    )
+    engine.run(workflow)
+    return tree
+
+
+def _start_activity(model: ProcessModel) -> str | None:
+    starts = [spec.bpmn_id for spec in model.spec.start.outputs if getattr(spec, "bpmn_id", None)]
+    return starts[0] if starts else None
+
+
+async def load_tree(session: AsyncSession, instance_id: uuid.UUID) -> Tree:
+    """The tree of a visible instance, its root locked for this transaction (404 alike for
+    an unknown instance and another tenant's, C9)."""
+    instance = await session.get(ProcessInstance, instance_id)
+    if instance is None:
+        raise NotFound("Process instance not found.")
+    root = await session.scalar(
+        select(ProcessInstance)
+        .where(ProcessInstance.id == instance.root_process_instance_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if root is None or root.state is None:
+        raise NotFound("Process instance not found.")
+    definition = await session.get(ProcessDefinition, root.process_definition_id)
+    if definition is None:
+        raise NotFound("Process instance not found.")
+    model = await process_model(session, definition)
+    script_engine, specs = await engine_for(session, root, model, root.called_definitions or {})
+    workflow = engine.restore(root.state, model, specs, script_engine)
+    tree = Tree(root, definition, model, workflow, script_engine)
+    for view in engine.snapshot(workflow, root.id, root.process_definition_key).activities:
+        tree.before[view.id] = _ENDED_BEFORE if view.ended else _REACHED_BEFORE
+    return tree
+
+
+async def lock_task(session: AsyncSession, task_id: uuid.UUID) -> tuple[Tree, Task]:
+    """A visible task and its tree under lock; 404 if it is gone once the lock is held (a
+    parallel completion got there first)."""
+    task = await session.get(Task, task_id)
+    if task is None:
+        raise NotFound("Task not found.")
+    tree = await load_tree(session, task.process_instance_id)
+    task = await session.get(Task, task_id, populate_existing=True)
+    if task is None:
+        raise NotFound("Task not found.")
+    return tree, task
+
+
+# --------------------------------------------------------------------------- storing
+
+
+async def store(session: AsyncSession, tree: Tree) -> Snapshot:
+    """Project the workflow onto the runtime and history rows, and save its state."""
+    root = tree.root
+    view = engine.snapshot(tree.workflow, root.id, root.process_definition_key)
+    now = datetime.now(UTC)
+    is_new = tree.is_new
+    existing = [] if is_new else await _tree_instances(session, root.id)
+    by_id = {row.id: row for row in existing}
+    if is_new:
+        by_id[root.id] = root
+    await _store_instances(session, tree, view, by_id, now, is_new=is_new)
+    instance_ids = [i.id for i in view.instances]
+    await _store_tasks(session, tree, view, instance_ids, now, is_new=is_new)
+    await _store_variables(session, tree, view, now, is_new=is_new)
+    await _store_waits(session, tree, view, instance_ids, is_new=is_new)
+    await _store_activities(session, tree, view, now)
+    _store_decisions(session, tree)
+    return view
+
+
+def _persisted(row: Any) -> bool:
+    return bool(inspect(row).persistent)
+
+
+async def _tree_instances(session: AsyncSession, root_id: uuid.UUID) -> list[ProcessInstance]:
+    rows = await session.scalars(
+        select(ProcessInstance).where(ProcessInstance.root_process_instance_id == root_id)
+    )
+    return list(rows)
+
+
+async def _store_instances(
+    session: AsyncSession,
+    tree: Tree,
+    view: Snapshot,
+    rows: dict[uuid.UUID, ProcessInstance],
+    now: datetime,
+    *,
+    is_new: bool,
+) -> None:
+    root = tree.root
+    called = root.called_definitions or {}
+    for instance in view.instances:
+        row = rows.get(instance.id)
+        if row is None and not instance.completed:
+            row = ProcessInstance(
+                id=instance.id,
+                tenant_id=root.tenant_id,
+                process_definition_id=called[instance.key],
+                process_definition_key=instance.key,
+                business_key=root.business_key,
+                suspended=root.suspended,
+                started_by=root.started_by,
+                super_process_instance_id=instance.super_id,
+                root_process_instance_id=root.id,
+                super_activity_instance=instance.super_activity,
+            )
+            session.add(row)
+            rows[instance.id] = row
+            session.add(_historic_sub_instance(tree, instance, called[instance.key]))
+        if instance.completed:
+            await _end_history(session, instance.id, "COMPLETED", instance.end_activity, now)
+            if row is not None and row is not root and _persisted(row):
+                await session.delete(row)
+    root_view = view.instances[0]
+    if root_view.completed:
+        if _persisted(root):
+            await session.delete(root)
+        return
+    root.state = engine.serialize(tree.workflow)
+    if is_new:
+        session.add(root)
+    await session.flush()  # instance rows first: every other row references them
+
+
+def _historic_sub_instance(
+    tree: Tree, instance: engine.InstanceView, definition_id: str
+) -> HistoricProcessInstance:
+    root = tree.root
+    return HistoricProcessInstance(
+        id=instance.id,
+        tenant_id=root.tenant_id,
+        process_definition_id=definition_id,
+        process_definition_key=instance.key,
+        process_definition_version=0,
+        business_key=root.business_key,
+        start_user_id=root.started_by,
+        super_process_instance_id=instance.super_id,
+        root_process_instance_id=root.id,
+        state="ACTIVE",
+    )
+
+
+async def _end_history(
+    session: AsyncSession,
+    instance_id: uuid.UUID,
+    state: str,
+    end_activity: str | None,
+    now: datetime,
+    reason: str | None = None,
+) -> None:
+    historic = await session.get(HistoricProcessInstance, instance_id)
+    if historic is not None and historic.end_time is None:
+        historic.end_time = now
+        historic.state = state
+        historic.end_activity_id = end_activity
+        historic.delete_reason = reason
+
+
+async def _store_tasks(
+    session: AsyncSession,
+    tree: Tree,
+    view: Snapshot,
+    instance_ids: list[uuid.UUID],
+    now: datetime,
+    *,
+    is_new: bool,
+) -> None:
+    existing = (
+        {}
+        if is_new
+        else {
+            row.id: row
+            for row in await session.scalars(
+                select(Task).where(Task.process_instance_id.in_(instance_ids))
+            )
+        }
+    )
+    waiting = {task.id for task in view.user_tasks}
+    gone = [row for task_id, row in existing.items() if task_id not in waiting]
+    for row in gone:
+        await session.delete(row)
+    if gone:
+        await session.execute(
+            update(HistoricTask)
+            .where(HistoricTask.id.in_([row.id for row in gone]))
+            .values(end_time=now, delete_reason=tree.ended_by)
+        )
+    live = {i.id for i in view.instances if not i.completed}
+    keys = {i.id: i.key for i in view.instances}
+    for task in view.user_tasks:
+        if task.id in existing or task.instance_id not in live:
+            continue
+        row = _new_task(tree, task, keys[task.instance_id])
+        session.add(row)
+        session.add(
+            HistoricTask(
+                id=row.id,
+                tenant_id=row.tenant_id,
+                process_instance_id=row.process_instance_id,
+                process_definition_id=row.process_definition_id,
+                process_definition_key=keys[task.instance_id],
+                task_definition_key=row.task_definition_key,
+                name=row.name,
+                assignee=row.assignee,
+                priority=row.priority,
+            )
+        )
+
+
+def _new_task(tree: Tree, task: engine.UserTaskView, key: str) -> Task:
+    attributes = task.attributes
+    data = {"execution": tree.engine.facts, **task.data}
+    return Task(
+        id=task.id,
+        tenant_id=tree.root.tenant_id,
+        process_instance_id=task.instance_id,
+        process_definition_id=tree.definition_of(task.instance_id, key),
+        task_definition_key=task.activity_id,
+        name=task.name,
+        description=task.documentation or None,
+        assignee=_single(attributes.assignee, data, task.activity_id),
+        candidate_groups=_identities(attributes.candidate_groups, data, task.activity_id),
+        candidate_users=_identities(attributes.candidate_users, data, task.activity_id),
+        priority=_priority(attributes.priority, data, task.activity_id),
+        due=_date(attributes.due_date, data, task.activity_id),
+        follow_up=_date(attributes.follow_up_date, data, task.activity_id),
+        form_key=attributes.form_key,
+        suspended=tree.root.suspended,
+    )
+
+
+def _evaluated(text: str | None, data: Mapping[str, Any], element: str) -> Any:
+    if text is None:
+        return None
+    if "${" not in text and "#{" not in text:
+        return text
+    try:
+        return expressions.evaluate(text, data)
+    except expressions.ExpressionError as exc:
+        raise ModelError(f"{element}: {exc}") from None
+
+
+def _single(text: str | None, data: Mapping[str, Any], element: str) -> str | None:
+    value = _evaluated(text, data, element)
+    return None if value is None or value == "" else str(value)[:64]
+
+
+def _identities(text: str | None, data: Mapping[str, Any], element: str) -> list[str]:
+    value = _evaluated(text, data, element)
+    if value is None:
+        return []
+    items = value if isinstance(value, list) else str(value).split(",")
+    return [str(item).strip()[:64] for item in items if str(item).strip()]
+
+
+def _priority(text: str | None, data: Mapping[str, Any], element: str) -> int:
+    value = _evaluated(text, data, element)
+    if value is None:
+        return 50
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ModelError(f"{element}: priority {value!r} is not a number") from None
+
+
+def _date(text: str | None, data: Mapping[str, Any], element: str) -> datetime | None:
+    value = _evaluated(text, data, element)
+    if value is None or isinstance(value, datetime):
+        return value
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise ModelError(f"{element}: {value!r} is not an ISO 8601 date") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+async def _store_variables(
+    session: AsyncSession, tree: Tree, view: Snapshot, now: datetime, *, is_new: bool
+) -> None:
+    instance_ids = [i.id for i in view.instances]
+    rows: dict[tuple[uuid.UUID, str], Variable] = {}
+    if not is_new:
+        for stored in await session.scalars(
+            select(Variable).where(Variable.process_instance_id.in_(instance_ids))
+        ):
+            rows[(stored.process_instance_id, stored.name)] = stored
+    changed: dict[tuple[uuid.UUID, str], TypedValue | None] = {}
+    for instance in view.instances:
+        for name, value in instance.variables.items():
+            key = (instance.id, name)
+            row = rows.get(key)
+            declared = tree.declared.get(key)
+            if row is not None and row.value == value and declared in (None, row.type):
+                continue
+            typed = _typed(name, value, declared or (row.type if row else None))
+            changed[key] = typed
+            if instance.completed:
+                continue
+            if row is None:
+                session.add(
+                    Variable(
+                        tenant_id=tree.root.tenant_id,
+                        process_instance_id=instance.id,
+                        name=name,
+                        type=typed.type,
+                        value=typed.value,
+                    )
+                )
+            else:
+                row.type, row.value = typed.type, typed.value
+        for key, row in rows.items():
+            if key[0] == instance.id and key[1] not in instance.variables:
+                changed[key] = None
+                await session.delete(row)
+    if changed:
+        keys = {i.id: i.key for i in view.instances}
+        await _store_variable_history(session, tree, changed, keys)
+
+
+def _typed(name: str, value: Any, keep_type: str | None) -> TypedValue:
+    """A value's type: the declared/current one while the value still fits it, else
+    inferred (an engine-made value: a script result, a decision output)."""
+    if keep_type is not None:
+        try:
+            return parse_variable(name, {"value": value, "type": keep_type})
+        except BadRequest:  # no longer fits: infer below
+            pass
+    try:
+        return infer(value)
+    except Exception as exc:
+        raise ModelError(f"variable {name!r}: {exc}") from None
+
+
+async def _store_variable_history(
+    session: AsyncSession,
+    tree: Tree,
+    changed: Mapping[tuple[uuid.UUID, str], TypedValue | None],
+    keys: Mapping[uuid.UUID, str],
+) -> None:
+    names = sorted({name for _, name in changed})
+    instance_ids = sorted({instance for instance, _ in changed})
+    history = {
+        (row.process_instance_id, row.name): row
+        for row in await session.scalars(
+            select(HistoricVariable).where(
+                HistoricVariable.process_instance_id.in_(instance_ids),
+                HistoricVariable.name.in_(names),
+            )
+        )
+    }
+    for (instance_id, name), typed in changed.items():
+        row = history.get((instance_id, name))
+        if typed is None:
+            if row is not None:
+                row.state = "DELETED"
+            continue
+        if row is None:
+            session.add(
+                HistoricVariable(
+                    tenant_id=tree.root.tenant_id,
+                    process_instance_id=instance_id,
+                    process_definition_key=keys[instance_id],
+                    name=name,
+                    type=typed.type,
+                    value=typed.value,
+                    state="CREATED",
+                )
+            )
+        else:
+            row.type, row.value, row.state = typed.type, typed.value, "CREATED"
+
+
+async def _store_waits(
+    session: AsyncSession,
+    tree: Tree,
+    view: Snapshot,
+    instance_ids: list[uuid.UUID],
+    *,
+    is_new: bool,
+) -> None:
+    """Message/signal subscriptions and timer jobs: one row per waiting catch event."""
+    live = {i.id for i in view.instances if not i.completed}
+    wanted = {w.id: w for w in view.waits if w.instance_id in live}
+    models: tuple[type[EventSubscription] | type[Job], ...] = (EventSubscription, Job)
+    for model in models:
+        existing: dict[uuid.UUID, EventSubscription | Job] = (
+            {}
+            if is_new
+            else {
+                row.id: row
+                for row in (
+                    await session.scalars(
+                        select(model).where(model.process_instance_id.in_(instance_ids))
+                    )
+                ).all()
+                if isinstance(row, EventSubscription | Job)
+            }
+        )
+        for row_id, row in existing.items():
+            if row_id not in wanted:
+                await session.delete(row)
+        for wait in wanted.values():
+            if wait.id in existing or (wait.kind == "timer") != (model is Job):
+                continue
+            session.add(_wait_row(tree, wait))
+
+
+def _wait_row(tree: Tree, wait: engine.WaitView) -> EventSubscription | Job:
+    if wait.kind == "timer":
+        return Job(
+            id=wait.id,
+            tenant_id=tree.root.tenant_id,
+            process_instance_id=wait.instance_id,
+            job_type="timer",
+            activity_id=wait.activity_id,
+            due_date=datetime.fromisoformat(wait.due) if wait.due else None,
+            acting_user=tree.root.started_by,
+        )
+    return EventSubscription(
+        id=wait.id,
+        tenant_id=tree.root.tenant_id,
+        process_instance_id=wait.instance_id,
+        event_type=wait.kind,
+        event_name=wait.name,
+        activity_id=wait.activity_id,
+    )
+
+
+async def _store_activities(
+    session: AsyncSession, tree: Tree, view: Snapshot, now: datetime
+) -> None:
+    """History of activity instances: a row when an activity is reached, its end when it
+    ends — by comparing with what the tree looked like when it was loaded."""
+    ended: dict[bool, list[uuid.UUID]] = {True: [], False: []}
+    keys = {i.id: i.key for i in view.instances}
+    for activity in view.activities:
+        before = tree.before.get(activity.id)
+        if before == _ENDED_BEFORE:
+            continue
+        if before is None:
+            session.add(
+                HistoricActivityInstance(
+                    id=activity.id,
+                    tenant_id=tree.root.tenant_id,
+                    process_instance_id=activity.instance_id,
+                    process_definition_id=tree.definition_of(
+                        activity.instance_id, keys[activity.instance_id]
+                    ),
+                    activity_id=activity.activity_id,
+                    activity_name=_activity_name(tree, activity.activity_id),
+                    activity_type=activity.activity_type,
+                    task_id=activity.id if activity.activity_type == "userTask" else None,
+                    called_process_instance_id=activity.called_instance_id,
+                    end_time=now if activity.ended else None,
+                    canceled=activity.canceled,
+                )
+            )
+        elif activity.ended:
+            ended[activity.canceled].append(activity.id)
+    for canceled, ids in ended.items():
+        if ids:
+            await session.execute(
+                update(HistoricActivityInstance)
+                .where(HistoricActivityInstance.id.in_(ids))
+                .values(end_time=now, canceled=canceled)
+            )
+
+
+def _activity_name(tree: Tree, activity_id: str) -> str | None:
+    return tree.model.names.get(activity_id)
+
+
+def _store_decisions(session: AsyncSession, tree: Tree) -> None:
+    """Decisions evaluated by business rule tasks: history in the instance's tenant (E2)."""
+    for evaluation in tree.engine.evaluations:
+        decision = tree.engine.decisions[evaluation.decision_key]
+        session.add(
+            decision_history(
+                decision=decision,
+                evaluation=evaluation,
+                tenant_id=tree.root.tenant_id,
+                user_id=tree.root.started_by,
+                instance=tree.root,
+            )
+        )
+    tree.engine.evaluations.clear()
+
+
+def decision_history(
+    *,
+    decision: engine.DecisionModel,
+    evaluation: engine.DecisionEvaluation,
+    tenant_id: str,
+    user_id: str | None,
+    instance: ProcessInstance | None,
+) -> HistoricDecisionInstance:
+    return HistoricDecisionInstance(
+        tenant_id=tenant_id,
+        decision_definition_id=decision.definition_id,
+        decision_definition_key=decision.key,
+        decision_definition_name=decision.name,
+        process_instance_id=instance.id if instance else None,
+        process_definition_id=instance.process_definition_id if instance else None,
+        process_definition_key=instance.process_definition_key if instance else None,
+        activity_id=evaluation.activity_id,
+        user_id=user_id,
+        inputs=evaluation.inputs,
+        outputs=evaluation.outputs,
+    )
+
+
+async def tree_instance_ids(session: AsyncSession, root_id: uuid.UUID) -> list[uuid.UUID]:
+    return [row.id for row in await _tree_instances(session, root_id)]
+
+
+async def terminate_history(
+    session: AsyncSession, instance_ids: Sequence[uuid.UUID], *, reason: str | None
+) -> None:
+    """History of a deleted tree: instances EXTERNALLY_TERMINATED, open tasks "deleted",
+    open activities canceled."""
+    now = datetime.now(UTC)
+    for instance_id in instance_ids:
+        await _end_history(session, instance_id, "EXTERNALLY_TERMINATED", None, now, reason)
+    await session.execute(
+        update(HistoricTask)
+        .where(HistoricTask.process_instance_id.in_(instance_ids), HistoricTask.end_time.is_(None))
+        .values(end_time=now, delete_reason="deleted")
+    )
+    await session.execute(
+        update(HistoricActivityInstance)
+        .where(
+            HistoricActivityInstance.process_instance_id.in_(instance_ids),
+            HistoricActivityInstance.end_time.is_(None),
+        )
+        .values(end_time=now, canceled=True)
+    )
