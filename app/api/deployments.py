@@ -204,14 +204,17 @@ def _safe_name(name: str) -> str:
     return "".join(c if c.isalnum() or c in "._-" else "_" for c in name.rsplit("/", 1)[-1])
 
 
-@router.delete("/{id}", status_code=status.HTTP_204_NO_CONTENT, responses=problems(401, 403, 404))
+@router.delete(
+    "/{id}", status_code=status.HTTP_204_NO_CONTENT, responses=problems(401, 403, 404, 409)
+)
 async def delete_deployment(
     id: str,
     session: SessionDep,
     cascade: bool = False,
 ) -> Response:
-    """`cascade` is accepted for Camunda clients; no runtime data exists to cascade to yet."""
-    await deployments.delete_deployment(session, id)
+    """409 while instances of its definitions run, unless `cascade` (which also deletes them
+    and the definitions' history)."""
+    await deployments.delete_deployment(session, id, cascade=cascade)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

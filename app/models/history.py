@@ -1,8 +1,9 @@
 """History: what happened to process instances, activities, tasks, variables and decisions.
 
 Tenant-owned like the runtime (C7, E2). History outlives the runtime rows: its rows reference
-the historic process instance by (tenant_id, process_instance_id), and a deployment deleted
-with cascade takes its definitions' history with it (ON DELETE CASCADE on the definition).
+the historic process instance by (tenant_id, process_instance_id). It also outlives a
+deployment deleted without cascade (the definition reference becomes NULL; key, name and
+version stay); a deployment deleted with cascade takes its definitions' history with it.
 A decision evaluated through the API has no process instance; it carries the caller's tenant.
 """
 
@@ -35,8 +36,10 @@ class HistoricProcessInstance(TenantOwned, Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)  # = the runtime instance's id
-    process_definition_id: Mapped[str] = mapped_column(
-        String(320), ForeignKey("process_definitions.id", ondelete="CASCADE"), index=True
+    # SET NULL: deleting a deployment without cascade keeps the history of its finished
+    # instances (Camunda's rule); with cascade the service deletes that history first.
+    process_definition_id: Mapped[str | None] = mapped_column(
+        String(320), ForeignKey("process_definitions.id", ondelete="SET NULL"), index=True
     )
     process_definition_key: Mapped[str] = mapped_column(_NAME, index=True)
     process_definition_name: Mapped[str | None] = mapped_column(_NAME)
@@ -112,8 +115,8 @@ class HistoricDecisionInstance(TenantOwned, Base):
     __tenant_table_args__ = (_of_instance(),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    decision_definition_id: Mapped[str] = mapped_column(
-        String(320), ForeignKey("decision_definitions.id", ondelete="CASCADE"), index=True
+    decision_definition_id: Mapped[str | None] = mapped_column(
+        String(320), ForeignKey("decision_definitions.id", ondelete="SET NULL"), index=True
     )
     decision_definition_key: Mapped[str] = mapped_column(_NAME, index=True)
     decision_definition_name: Mapped[str | None] = mapped_column(_NAME)

@@ -33,7 +33,7 @@ class HistorySchema(Schema):
 class HistoricProcessInstanceRead(HistorySchema):
     id: uuid.UUID
     business_key: str | None
-    process_definition_id: str
+    process_definition_id: str | None  # None once its deployment was deleted
     process_definition_key: str
     process_definition_name: str | None
     process_definition_version: int
@@ -164,7 +164,7 @@ class HistoricDecisionInstanceRead(HistorySchema):
     `includeOutputs`), as Camunda leaves them out."""
 
     id: uuid.UUID
-    decision_definition_id: str
+    decision_definition_id: str | None  # None once its deployment was deleted
     decision_definition_key: str
     decision_definition_name: str | None
     evaluation_time: CamundaDateTime

@@ -16,14 +16,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import advisory_xact_lock
-from app.core.errors import BadRequest, Forbidden, NotFound
+from app.core.errors import BadRequest, Conflict, Forbidden, NotFound
 from app.core.filters import TenantSelector, uuid_or_none
 from app.core.pagination import Page, Sorting, count_rows
 from app.core.tenancy import can_write_shared, require_member
+from app.models.history import HistoricDecisionInstance, HistoricProcessInstance
 from app.models.identity import Tenant
 from app.models.repository import (
     DecisionDefinition,
@@ -31,6 +32,7 @@ from app.models.repository import (
     DeploymentResource,
     ProcessDefinition,
 )
+from app.models.runtime import ProcessInstance
 from app.services.definitions_parser import ParsedDefinition, is_definition_resource, parse_resource
 
 
@@ -283,10 +285,44 @@ async def get_resource(
     return resource
 
 
-async def delete_deployment(session: AsyncSession, deployment_id: str) -> None:
+async def delete_deployment(
+    session: AsyncSession, deployment_id: str, *, cascade: bool = False
+) -> None:
     """Its resources and definitions go with it (ON DELETE CASCADE). Shared deployments
-    are deleted only by admins (403 from the tenancy guard)."""
-    await session.delete(await get_deployment(session, deployment_id))
+    are deleted only by admins (403 from the tenancy guard).
+
+    Camunda's rule for runtime data: with running instances of its definitions the delete is
+    a 409 unless `cascade`; `cascade` also deletes those instances and all history of the
+    definitions. Without it, the history of finished instances stays (its definition
+    reference becomes NULL).
+    """
+    deployment = await get_deployment(session, deployment_id)
+    processes = select(ProcessDefinition.id).where(ProcessDefinition.deployment_id == deployment.id)
+    decisions = select(DecisionDefinition.id).where(
+        DecisionDefinition.deployment_id == deployment.id
+    )
+    if cascade:
+        # The instances themselves go by ON DELETE CASCADE with their definitions.
+        await session.execute(
+            delete(HistoricProcessInstance).where(
+                HistoricProcessInstance.process_definition_id.in_(processes.scalar_subquery())
+            )
+        )
+        await session.execute(
+            delete(HistoricDecisionInstance).where(
+                HistoricDecisionInstance.decision_definition_id.in_(decisions.scalar_subquery())
+            )
+        )
+    else:
+        running = select(ProcessInstance.id).where(
+            ProcessInstance.process_definition_id.in_(processes.scalar_subquery())
+        )
+        if await session.scalar(running.limit(1)) is not None:
+            raise Conflict(
+                "The deployment has running process instances: delete them first, or "
+                "delete the deployment with cascade=true."
+            )
+    await session.delete(deployment)
     await session.flush()
 
 

@@ -610,6 +610,11 @@ _REACHED = _FRONTIER | TaskState.COMPLETED | TaskState.ERROR
 _ENDED = TaskState.COMPLETED | TaskState.ERROR | TaskState.CANCELLED
 
 
+def own_tasks(workflow: Any, **filters: Any) -> list[Any]:
+    """The tasks of this (sub)workflow only: Spiff's get_tasks() descends into subprocesses."""
+    return [task for task in workflow.get_tasks(**filters) if task.workflow is workflow]
+
+
 def instance_workflows(workflow: Any, root_id: uuid.UUID) -> dict[Any, uuid.UUID]:
     """Each (sub)workflow and the process instance it belongs to: a call activity starts a
     new instance (id = the call activity's task id); an embedded subprocess does not."""
@@ -646,7 +651,7 @@ def snapshot(workflow: Any, root_id: uuid.UUID, root_key: str) -> Snapshot:
             result.instances.append(views[instance_id])
         view = views[instance_id]
         owns_instance = wf is workflow or wf.parent_task_id == instance_id
-        for task in wf.get_tasks():
+        for task in own_tasks(wf):
             if task.state & _FRONTIER and not view.completed:
                 view.variables.update(task.data)
             _project(task, instance_id, engine, result)
@@ -727,7 +732,7 @@ def _wait(task: Any, instance_id: uuid.UUID) -> WaitView:
 def _end_activity(workflow: Any) -> str | None:
     ends = [
         t.task_spec.bpmn_id
-        for t in workflow.get_tasks(state=TaskState.COMPLETED)
+        for t in own_tasks(workflow, state=TaskState.COMPLETED)
         if type(t.task_spec).__name__ == "EndEvent"
     ]
     return ends[-1] if ends else None
@@ -740,7 +745,7 @@ def frontier_tasks(workflow: Any, instance_id: uuid.UUID, root_id: uuid.UUID) ->
         task
         for wf, owner in instance_workflows(workflow, root_id).items()
         if owner == instance_id
-        for task in wf.get_tasks()
+        for task in own_tasks(wf)
         if task.state & _FRONTIER
     ]
 
@@ -772,7 +777,7 @@ def activity_children(
 
 def _children_of(top: Any, wf: Any, parent: str) -> list[ActivityNode]:
     nodes = []
-    for task in wf.get_tasks(state=_FRONTIER):
+    for task in own_tasks(wf, state=_FRONTIER):
         bpmn_id = getattr(task.task_spec, "bpmn_id", None)
         kind = _activity_type(task) if bpmn_id else None
         if bpmn_id is None or (kind == "boundaryEvent" and task.state == TaskState.WAITING):

@@ -345,6 +345,9 @@ async def _store_instances(
 ) -> None:
     root = tree.root
     called = root.called_definitions or {}
+    root_view = view.instances[0]
+    if is_new and not root_view.completed:
+        session.add(root)  # before the instances it calls: they reference it
     for instance in view.instances:
         row = rows.get(instance.id)
         if row is None and not instance.completed:
@@ -367,14 +370,11 @@ async def _store_instances(
             await _end_history(session, instance.id, "COMPLETED", instance.end_activity, now)
             if row is not None and row is not root and _persisted(row):
                 await session.delete(row)
-    root_view = view.instances[0]
     if root_view.completed:
         if _persisted(root):
             await session.delete(root)
         return
     root.state = engine.serialize(tree.workflow)
-    if is_new:
-        session.add(root)
     await session.flush()  # instance rows first: every other row references them
 
 

@@ -42,7 +42,7 @@ def upgrade() -> None:
     op.create_table(
         "history_process_instances",
         sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("process_definition_id", sa.String(length=320), nullable=False),
+        sa.Column("process_definition_id", sa.String(length=320), nullable=True),
         sa.Column("process_definition_key", sa.String(length=255), nullable=False),
         sa.Column("process_definition_name", sa.String(length=255), nullable=True),
         sa.Column("process_definition_version", sa.Integer(), nullable=False),
@@ -66,7 +66,7 @@ def upgrade() -> None:
             ["process_definition_id"],
             ["process_definitions.id"],
             name=op.f("fk_history_process_instances_process_definition_id_process_definitions"),
-            ondelete="CASCADE",
+            ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
             ["tenant_id"],
@@ -256,7 +256,7 @@ def upgrade() -> None:
     op.create_table(
         "history_decision_instances",
         sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("decision_definition_id", sa.String(length=320), nullable=False),
+        sa.Column("decision_definition_id", sa.String(length=320), nullable=True),
         sa.Column("decision_definition_key", sa.String(length=255), nullable=False),
         sa.Column("decision_definition_name", sa.String(length=255), nullable=True),
         sa.Column(
@@ -277,7 +277,7 @@ def upgrade() -> None:
             ["decision_definition_id"],
             ["decision_definitions.id"],
             name=op.f("fk_history_decision_instances_decision_definition_id_decision_definitions"),
-            ondelete="CASCADE",
+            ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
             ["tenant_id", "process_instance_id"],
