@@ -38,10 +38,11 @@ from app.models.history import (
 )
 from app.models.repository import DecisionDefinition, ProcessDefinition
 from app.models.runtime import EventSubscription, Job, ProcessInstance, Task, Variable
-from app.services import engine
+from app.services import engine, workflow_views
 from app.services.definitions import definition_xml, resolve_effective
-from app.services.engine import ActivityAttributes, ModelError, ProcessModel, Snapshot
+from app.services.engine import ActivityAttributes, ModelError, ProcessModel
 from app.services.variables import TypedValue, infer, parse_variable
+from app.services.workflow_views import Snapshot
 
 _REACHED_BEFORE = "reached"
 _ENDED_BEFORE = "ended"
@@ -282,7 +283,7 @@ async def load_tree(session: AsyncSession, instance_id: uuid.UUID) -> Tree:
     script_engine, specs = await engine_for(session, root, model, root.called_definitions or {})
     workflow = engine.restore(root.state, model, specs, script_engine)
     tree = Tree(root, definition, model, workflow, script_engine)
-    for view in engine.snapshot(workflow, root.id, root.process_definition_key).activities:
+    for view in workflow_views.snapshot(workflow, root.id, root.process_definition_key).activities:
         tree.before[view.id] = _ENDED_BEFORE if view.ended else _REACHED_BEFORE
     return tree
 
@@ -306,7 +307,7 @@ async def lock_task(session: AsyncSession, task_id: uuid.UUID) -> tuple[Tree, Ta
 async def store(session: AsyncSession, tree: Tree) -> Snapshot:
     """Project the workflow onto the runtime and history rows, and save its state."""
     root = tree.root
-    view = engine.snapshot(tree.workflow, root.id, root.process_definition_key)
+    view = workflow_views.snapshot(tree.workflow, root.id, root.process_definition_key)
     now = datetime.now(UTC)
     is_new = tree.is_new
     existing = [] if is_new else await _tree_instances(session, root.id)
@@ -379,7 +380,7 @@ async def _store_instances(
 
 
 def _historic_sub_instance(
-    tree: Tree, instance: engine.InstanceView, definition_id: str
+    tree: Tree, instance: workflow_views.InstanceView, definition_id: str
 ) -> HistoricProcessInstance:
     root = tree.root
     return HistoricProcessInstance(
@@ -463,7 +464,7 @@ async def _store_tasks(
         )
 
 
-def _new_task(tree: Tree, task: engine.UserTaskView, key: str) -> Task:
+def _new_task(tree: Tree, task: workflow_views.UserTaskView, key: str) -> Task:
     attributes = task.attributes
     data = {"execution": tree.engine.facts, **task.data}
     return Task(
@@ -570,7 +571,15 @@ async def _store_variables(
                 await session.delete(row)
     if changed:
         keys = {i.id: i.key for i in view.instances}
-        await _store_variable_history(session, tree, changed, keys)
+        await _store_variable_history(session, tree, changed, keys, is_new=is_new)
+
+
+def typed_variables(tree: Tree, instance: workflow_views.InstanceView) -> dict[str, TypedValue]:
+    """An instance's variables after the command, typed as `store()` stored them."""
+    return {
+        name: _typed(name, value, tree.declared.get((instance.id, name)))
+        for name, value in sorted(instance.variables.items())
+    }
 
 
 def _typed(name: str, value: Any, keep_type: str | None) -> TypedValue:
@@ -592,18 +601,24 @@ async def _store_variable_history(
     tree: Tree,
     changed: Mapping[tuple[uuid.UUID, str], TypedValue | None],
     keys: Mapping[uuid.UUID, str],
+    *,
+    is_new: bool,
 ) -> None:
     names = sorted({name for _, name in changed})
     instance_ids = sorted({instance for instance, _ in changed})
-    history = {
-        (row.process_instance_id, row.name): row
-        for row in await session.scalars(
-            select(HistoricVariable).where(
-                HistoricVariable.process_instance_id.in_(instance_ids),
-                HistoricVariable.name.in_(names),
+    history = (
+        {}
+        if is_new
+        else {
+            (row.process_instance_id, row.name): row
+            for row in await session.scalars(
+                select(HistoricVariable).where(
+                    HistoricVariable.process_instance_id.in_(instance_ids),
+                    HistoricVariable.name.in_(names),
+                )
             )
-        )
-    }
+        }
+    )
     for (instance_id, name), typed in changed.items():
         row = history.get((instance_id, name))
         if typed is None:
@@ -661,7 +676,7 @@ async def _store_waits(
             session.add(_wait_row(tree, wait))
 
 
-def _wait_row(tree: Tree, wait: engine.WaitView) -> EventSubscription | Job:
+def _wait_row(tree: Tree, wait: workflow_views.WaitView) -> EventSubscription | Job:
     if wait.kind == "timer":
         return Job(
             id=wait.id,

@@ -35,7 +35,7 @@ from app.core.filters import (
 from app.core.pagination import Page, Sorting, count_rows
 from app.models.repository import ProcessDefinition
 from app.models.runtime import ProcessInstance, Task, Variable
-from app.services import engine, execution
+from app.services import engine, execution, workflow_views
 from app.services.definitions import get_definition, resolve_effective
 from app.services.variables import TypedValue
 
@@ -105,7 +105,7 @@ async def _start(
         business_key=business_key,
         tenant_id=tenant_id,
         ended=root.completed,
-        variables=await instance_variables(session, root.id) if not root.completed else {},
+        variables=execution.typed_variables(tree, root),
     )
 
 
@@ -265,7 +265,7 @@ async def change_variables(
     modifications: Mapping[str, TypedValue],
     deletions: Sequence[str],
 ) -> None:
-    tasks = engine.frontier_tasks(tree.workflow, instance_id, tree.root.id)
+    tasks = workflow_views.frontier_tasks(tree.workflow, instance_id, tree.root.id)
     for task in tasks:
         for name in deletions:
             task.data.pop(name, None)
@@ -292,7 +292,7 @@ async def activity_tree(session: AsyncSession, instance_id: str) -> dict[str, An
         session, root, model, root.called_definitions or {}
     )
     workflow = engine.restore(root.state, model, specs, script_engine)
-    children = engine.activity_children(workflow, instance.id, root.id)
+    children = workflow_views.activity_children(workflow, instance.id, root.id)
     return {
         "id": str(instance.id),
         "parentActivityInstanceId": None,
@@ -310,7 +310,7 @@ async def activity_tree(session: AsyncSession, instance_id: str) -> dict[str, An
     }
 
 
-def _activity_json(node: engine.ActivityNode, instance: ProcessInstance) -> dict[str, Any]:
+def _activity_json(node: workflow_views.ActivityNode, instance: ProcessInstance) -> dict[str, Any]:
     return {
         "id": f"{node.activity_id}:{node.id}",
         "parentActivityInstanceId": node.parent,

@@ -31,7 +31,7 @@ from app.models.history import HistoricTask
 from app.models.identity import GroupMembership
 from app.models.repository import ProcessDefinition
 from app.models.runtime import Task
-from app.services import engine, execution
+from app.services import engine, execution, workflow_views
 from app.services.process_instances import change_variables, instance_variables, require_active
 from app.services.variables import TypedValue, infer
 
@@ -274,7 +274,7 @@ async def form_variables(session: AsyncSession, task_id: str) -> dict[str, Typed
     if definition is None:
         return variables
     model = await execution.process_model(session, definition)
-    fields = engine.form_fields(model, task.task_definition_key)
+    fields = workflow_views.form_fields(model, task.task_definition_key)
     if not fields:
         return variables
     return {name: variables.get(name) or infer(default or None) for name, default in fields.items()}
