@@ -4,36 +4,44 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from app.api.deps import SessionDep
+from app.api.deps import SessionDep, VariableLimitsDep
 from app.api.paths import IdentifierPath
 from app.api.responses import problems
 from app.schemas.runtime import EvaluateDecision
 from app.services import decisions
-from app.services.variables import parse_variables, variables_to_camunda
+from app.services.variables import variables_to_camunda
 
 router = APIRouter(prefix="/decision-definition", tags=["Decision Definition"])
 EVALUATE = problems(400, 401, 403, 404)
 
 
 @router.post("/{id}/evaluate", responses=EVALUATE)
-async def evaluate_by_id(id: str, body: EvaluateDecision, session: SessionDep) -> list[Any]:
-    result = await decisions.evaluate_by_id(session, id, variables=parse_variables(body.variables))
+async def evaluate_by_id(
+    id: str, body: EvaluateDecision, session: SessionDep, limits: VariableLimitsDep
+) -> list[Any]:
+    result = await decisions.evaluate_by_id(session, id, variables=limits.parse(body.variables))
     return [variables_to_camunda(rule) for rule in result]
 
 
 @router.post("/key/{key}/evaluate", responses=EVALUATE)
-async def evaluate_by_key(key: str, body: EvaluateDecision, session: SessionDep) -> list[Any]:
+async def evaluate_by_key(
+    key: str, body: EvaluateDecision, session: SessionDep, limits: VariableLimitsDep
+) -> list[Any]:
     result = await decisions.evaluate_by_key(
-        session, key, tenant_id=None, variables=parse_variables(body.variables)
+        session, key, tenant_id=None, variables=limits.parse(body.variables)
     )
     return [variables_to_camunda(rule) for rule in result]
 
 
 @router.post("/key/{key}/tenant-id/{tenantId}/evaluate", responses=EVALUATE)
 async def evaluate_by_key_and_tenant(
-    key: str, tenantId: IdentifierPath, body: EvaluateDecision, session: SessionDep
+    key: str,
+    tenantId: IdentifierPath,
+    body: EvaluateDecision,
+    session: SessionDep,
+    limits: VariableLimitsDep,
 ) -> list[Any]:
     result = await decisions.evaluate_by_key(
-        session, key, tenant_id=tenantId, variables=parse_variables(body.variables)
+        session, key, tenant_id=tenantId, variables=limits.parse(body.variables)
     )
     return [variables_to_camunda(rule) for rule in result]

@@ -29,6 +29,7 @@ from app.core.pagination import Page, Sorting, SortOrder, make_page
 from app.core.security import read_access_token
 from app.core.tenancy import Principal, TenancyContext, current_context
 from app.services.principal import authenticate
+from app.services.variables import VariableLimits
 
 # The routes anyone may call. Everything else answers 401 without a valid bearer token
 # (A14). `/openapi.json` and the docs' static files are not API routes, so no dependency
@@ -123,3 +124,10 @@ async def get_sorting(sortBy: str | None = None, sortOrder: SortOrder | None = N
 
 PageDep = Annotated[Page, Depends(get_page)]
 SortingDep = Annotated[Sorting, Depends(get_sorting)]
+
+
+async def get_variable_limits(settings: SettingsDep) -> VariableLimits:
+    return VariableLimits(settings.max_variable_bytes, settings.max_variables_bytes)
+
+
+VariableLimitsDep = Annotated[VariableLimits, Depends(get_variable_limits)]

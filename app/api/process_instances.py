@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
 
-from app.api.deps import PageDep, SessionDep, SortingDep
+from app.api.deps import PageDep, SessionDep, SortingDep, VariableLimitsDep
 from app.api.paths import IdentifierPath, comma_list
 from app.api.responses import AUTHENTICATED, READ_ONE, problems
 from app.core.filters import TenantSelector
@@ -20,7 +20,7 @@ from app.schemas.runtime import (
 )
 from app.services import process_instances
 from app.services.process_instances import InstanceFilter, Started
-from app.services.variables import parse_variable, parse_variables, variables_to_camunda
+from app.services.variables import variables_to_camunda
 
 router = APIRouter(tags=["Process Instance"])
 START = problems(400, 401, 403, 404)
@@ -43,12 +43,14 @@ def _started(started: Started, body: StartInstance) -> ProcessInstanceWithVariab
 @router.post(
     "/process-definition/{id}/start", response_model=ProcessInstanceWithVariables, responses=START
 )
-async def start_by_id(id: str, body: StartInstance, session: SessionDep) -> Any:
+async def start_by_id(
+    id: str, body: StartInstance, session: SessionDep, limits: VariableLimitsDep
+) -> Any:
     started = await process_instances.start_by_id(
         session,
         id,
         business_key=body.business_key,
-        variables=parse_variables(body.variables),
+        variables=limits.parse(body.variables),
         tenant_selector_given=body.tenant_id is not None or body.without_tenant_id,
     )
     return _started(started, body)
@@ -59,14 +61,16 @@ async def start_by_id(id: str, body: StartInstance, session: SessionDep) -> Any:
     response_model=ProcessInstanceWithVariables,
     responses=START,
 )
-async def start_by_key(key: str, body: StartInstance, session: SessionDep) -> Any:
+async def start_by_key(
+    key: str, body: StartInstance, session: SessionDep, limits: VariableLimitsDep
+) -> Any:
     started = await process_instances.start_by_key(
         session,
         key,
         tenant_id=body.tenant_id,
         without_tenant=body.without_tenant_id,
         business_key=body.business_key,
-        variables=parse_variables(body.variables),
+        variables=limits.parse(body.variables),
     )
     return _started(started, body)
 
@@ -77,7 +81,11 @@ async def start_by_key(key: str, body: StartInstance, session: SessionDep) -> An
     responses=START,
 )
 async def start_by_key_and_tenant(
-    key: str, tenantId: IdentifierPath, body: StartInstance, session: SessionDep
+    key: str,
+    tenantId: IdentifierPath,
+    body: StartInstance,
+    session: SessionDep,
+    limits: VariableLimitsDep,
 ) -> Any:
     started = await process_instances.start_by_key(
         session,
@@ -85,7 +93,7 @@ async def start_by_key_and_tenant(
         tenant_id=tenantId,
         without_tenant=body.without_tenant_id,
         business_key=body.business_key,
-        variables=parse_variables(body.variables),
+        variables=limits.parse(body.variables),
     )
     return _started(started, body)
 
@@ -211,11 +219,13 @@ async def get_variables(id: str, session: SessionDep) -> dict[str, Any]:
 
 
 @router.post("/process-instance/{id}/variables", status_code=204, responses=COMMAND)
-async def modify_variables(id: str, body: VariableModifications, session: SessionDep) -> Response:
+async def modify_variables(
+    id: str, body: VariableModifications, session: SessionDep, limits: VariableLimitsDep
+) -> Response:
     await process_instances.modify_variables(
         session,
         id,
-        modifications=parse_variables(body.modifications),
+        modifications=limits.parse(body.modifications),
         deletions=body.deletions or [],
     )
     return Response(status_code=204)
@@ -228,9 +238,11 @@ async def get_variable(id: str, name: str, session: SessionDep) -> dict[str, Any
 
 
 @router.put("/process-instance/{id}/variables/{name}", status_code=204, responses=COMMAND)
-async def put_variable(id: str, name: str, body: dict[str, Any], session: SessionDep) -> Response:
+async def put_variable(
+    id: str, name: str, body: dict[str, Any], session: SessionDep, limits: VariableLimitsDep
+) -> Response:
     await process_instances.modify_variables(
-        session, id, modifications={name: parse_variable(name, body)}
+        session, id, modifications={name: limits.parse_one(name, body)}
     )
     return Response(status_code=204)
 

@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
 
-from app.api.deps import CurrentPrincipal, PageDep, SessionDep, SortingDep
+from app.api.deps import CurrentPrincipal, PageDep, SessionDep, SortingDep, VariableLimitsDep
 from app.api.paths import comma_list
 from app.api.responses import AUTHENTICATED, READ_ONE, problems
 from app.core.filters import TenantSelector
@@ -13,7 +13,7 @@ from app.schemas.base import CountResult
 from app.schemas.runtime import CompleteTask, TaskQuery, TaskRead, TaskUpdate, UserIdBody
 from app.services import tasks
 from app.services.tasks import TaskChanges, TaskFilter
-from app.services.variables import parse_variables, variables_to_camunda
+from app.services.variables import variables_to_camunda
 
 router = APIRouter(prefix="/task", tags=["Task"])
 COMMAND = problems(400, 401, 404, 409)
@@ -170,8 +170,10 @@ async def set_assignee(id: str, body: UserIdBody, session: SessionDep) -> Respon
 
 
 @router.post("/{id}/complete", responses={**COMMAND, 204: {"description": "Completed"}})
-async def complete(id: str, body: CompleteTask, session: SessionDep) -> Any:
-    result = await tasks.complete(session, id, variables=parse_variables(body.variables))
+async def complete(
+    id: str, body: CompleteTask, session: SessionDep, limits: VariableLimitsDep
+) -> Any:
+    result = await tasks.complete(session, id, variables=limits.parse(body.variables))
     if body.with_variables_in_return:
         return variables_to_camunda(result)
     return Response(status_code=204)

@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     # Request bodies above this many bytes are refused with 413 before parsing.
     max_json_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_page_size: int = Field(default=1000, ge=1)
+    # Process variables: one value's JSON, and all variables of one request together.
+    max_variable_bytes: int = Field(default=256 * 1024, ge=1024)
+    max_variables_bytes: int = Field(default=1_048_576, ge=1024)
 
     # Deployment uploads (B8): whole request, archive entry count and sizes, zip ratio.
     upload_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)

@@ -11,7 +11,13 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import Field, field_serializer, field_validator
+from pydantic import (
+    Field,
+    SerializerFunctionWrapHandler,
+    field_serializer,
+    field_validator,
+    model_serializer,
+)
 
 from app.schemas.base import InputSchema, Schema
 from app.schemas.repository import camunda_datetime
@@ -52,7 +58,19 @@ class ProcessInstanceRead(Schema):
 
 
 class ProcessInstanceWithVariables(ProcessInstanceRead):
+    """The start response. `variables` is there only with `withVariablesInReturn`, as in
+    Camunda (a ProcessInstanceDto otherwise): clients such as pycamunda read the key when
+    present and fail on null."""
+
     variables: dict[str, dict[str, Any]] | None = None
+
+    # No return annotation: with one, the documented response schema would be a bare object.
+    @model_serializer(mode="wrap")
+    def _omit_unrequested(self, handler: SerializerFunctionWrapHandler):  # type: ignore[no-untyped-def]
+        data = handler(self)
+        if data.get("variables", ...) is None:
+            del data["variables"]
+        return data
 
 
 class SortingItem(InputSchema):

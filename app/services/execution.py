@@ -314,13 +314,17 @@ async def store(session: AsyncSession, tree: Tree) -> Snapshot:
     by_id = {row.id: row for row in existing}
     if is_new:
         by_id[root.id] = root
-    await _store_instances(session, tree, view, by_id, now, is_new=is_new)
+    ended = await _store_instances(session, tree, view, by_id, now, is_new=is_new)
     instance_ids = [i.id for i in view.instances]
     await _store_tasks(session, tree, view, instance_ids, now, is_new=is_new)
     await _store_variables(session, tree, view, now, is_new=is_new)
     await _store_waits(session, tree, view, instance_ids, is_new=is_new)
     await _store_activities(session, tree, view, now)
     _store_decisions(session, tree)
+    # Ended instances go last: their rows (and, by cascade, their tasks ...) must still be
+    # there while the steps above end the tasks' history.
+    for row in ended:
+        await session.delete(row)
     return view
 
 
@@ -343,9 +347,12 @@ async def _store_instances(
     now: datetime,
     *,
     is_new: bool,
-) -> None:
+) -> list[ProcessInstance]:
+    """Insert the instances a call activity started, end the history of those that ended,
+    and save the state; returns the stored rows of ended instances, for deletion."""
     root = tree.root
     called = root.called_definitions or {}
+    ended: list[ProcessInstance] = []
     root_view = view.instances[0]
     if is_new and not root_view.completed:
         session.add(root)  # before the instances it calls: they reference it
@@ -369,14 +376,13 @@ async def _store_instances(
             session.add(_historic_sub_instance(tree, instance, called[instance.key]))
         if instance.completed:
             await _end_history(session, instance.id, "COMPLETED", instance.end_activity, now)
-            if row is not None and row is not root and _persisted(row):
-                await session.delete(row)
+            if row is not None and _persisted(row):
+                ended.append(row)
     if root_view.completed:
-        if _persisted(root):
-            await session.delete(root)
-        return
+        return [root] if _persisted(root) else []
     root.state = engine.serialize(tree.workflow)
     await session.flush()  # instance rows first: every other row references them
+    return ended
 
 
 def _historic_sub_instance(

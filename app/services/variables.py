@@ -421,3 +421,24 @@ def _fail(name: str | None, message: str) -> NoReturn:
     if name is None:
         raise BadRequest(message[:1].upper() + message[1:])
     raise BadRequest(f"Variable {_short(name)!r}: {message}")
+
+
+@dataclass(frozen=True, slots=True)
+class VariableLimits:
+    """The configured size limits, applied to every variable a request brings."""
+
+    max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES
+    max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
+
+    def parse(self, raw: Mapping[str, Any] | None) -> dict[str, TypedValue]:
+        return parse_variables(
+            raw, max_value_bytes=self.max_value_bytes, max_payload_bytes=self.max_payload_bytes
+        )
+
+    def parse_one(self, name: str, raw: Any) -> TypedValue:
+        return parse_variable(
+            name,
+            raw,
+            max_value_bytes=self.max_value_bytes,
+            max_payload_bytes=self.max_payload_bytes,
+        )

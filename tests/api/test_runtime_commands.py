@@ -9,9 +9,11 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
+from app.core.config import Settings
 from app.models import HistoricProcessInstance, HistoricTask, Job, ProcessInstance
-from tests.api.conftest import Seed, TenantMember, assert_problem
+from tests.api.conftest import Seed, TenantMember, assert_problem, open_client
 from tests.api.runtime_fixtures import deploy_model, one_task, process, start, typed
+from tests.conftest import make_settings
 
 Headers = dict[str, str]
 
@@ -188,3 +190,18 @@ async def test_deleting_a_deployment_without_cascade_keeps_finished_history(
     assert [(h["state"], h["processDefinitionKey"], h["processDefinitionId"]) for h in history] == [
         ("COMPLETED", "p", None)
     ]
+
+
+async def test_the_variable_size_limit_is_a_setting(
+    settings: Settings, tenant_a: TenantMember, seed: Seed
+) -> None:
+    small = make_settings(max_variable_bytes=2048)
+    async with open_client(small) as (_app, client):
+        instance = await _one_task_instance(client, tenant_a.headers)
+        path = f"/process-instance/{instance}/variables/text"
+        fits = await client.put(path, json={"value": "x" * 1000}, headers=tenant_a.headers)
+        await _json(fits, 204)
+        too_big = await client.put(path, json={"value": "x" * 3000}, headers=tenant_a.headers)
+        assert "text" in assert_problem(too_big, 400)["detail"]
+        stored = await client.get(path, headers=tenant_a.headers)
+        assert (await _json(stored))["value"] == "x" * 1000
