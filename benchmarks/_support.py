@@ -8,7 +8,8 @@
 * Load: `wrk()` runs wrk (`--latency`, a small Lua script for bodies, headers, rotating
   paths and per-request keys) and reads requests/s, p50, p99 and errors from its output;
   `measure()` adds the server's CPU per request (CPU sampled before and after the run,
-  divided by the requests wrk reports), the figure no client can cap.
+  divided by the requests wrk reports), the figure no client can cap, and PostgreSQL's
+  (`postmaster_pid()`, `cluster_cpu_seconds()`); `busy_cores()` shows other load.
 * In-process timing: `run_interleaved()` for benchmarks without HTTP.
 * Verdicts: a `Target` is a comparison and a threshold; `Verdicts` records each one a
   benchmark prints and `Verdicts.exit_code()` is 1 when any was missed. A target known not to
@@ -250,7 +251,7 @@ class Server:
     def cpu_seconds(self) -> float:
         """User + system CPU of the server process so far (Linux /proc/<pid>/stat)."""
         assert self.process is not None
-        stat = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        stat = _proc_stat(self.process.pid)
         return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -413,6 +414,7 @@ class Result:
     p99: float
     errors: int  # non-2xx/3xx responses + socket errors
     cpu: float = 0.0  # server CPU seconds per request (0 when not measured)
+    db_cpu: float = 0.0  # PostgreSQL's CPU seconds per request (0 when not measured)
 
 
 _UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -456,12 +458,68 @@ def wrk(
     return parse_wrk(done.stdout)
 
 
-def measure(server: Server, load: Load, *, seconds: float, connections: int = 8) -> Result:
-    """wrk against `server`, plus the server's own CPU time per request served."""
+def measure(
+    server: Server,
+    load: Load,
+    *,
+    seconds: float,
+    connections: int = 8,
+    postmaster: int | None = None,
+) -> Result:
+    """wrk against `server`, plus the server's own CPU time per request served, and
+    PostgreSQL's when given its `postmaster` pid (`postmaster_pid()`)."""
     before = server.cpu_seconds()
+    db_before = cluster_cpu_seconds(postmaster) if postmaster else 0.0
     result = wrk(server.url, load, seconds=seconds, connections=connections)
-    cpu = (server.cpu_seconds() - before) / max(result.requests, 1)
-    return Result(result.requests, result.rps, result.p50, result.p99, result.errors, cpu)
+    requests = max(result.requests, 1)
+    cpu = (server.cpu_seconds() - before) / requests
+    db_cpu = (cluster_cpu_seconds(postmaster) - db_before) / requests if postmaster else 0.0
+    return Result(result.requests, result.rps, result.p50, result.p99, result.errors, cpu, db_cpu)
+
+
+async def postmaster_pid(env: BenchEnv) -> int:
+    """The pid of the PostgreSQL server behind DATABASE_OWNER_URL (on this machine): the
+    parent of a backend, so that other clusters on the machine are not counted."""
+    engine = owner_engine(env)
+    try:
+        async with engine.connect() as connection:  # read while the backend lives
+            backend = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+            return int(_proc_stat(int(backend))[1])
+    finally:
+        await engine.dispose()
+
+
+def _proc_stat(pid: int) -> list[str]:
+    """/proc/<pid>/stat after the command name: [0] state, [1] ppid, [11] utime ..."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def cluster_cpu_seconds(postmaster: int) -> float:
+    """CPU of a PostgreSQL cluster so far: the postmaster with the children it reaped
+    (cutime, cstime), plus its live children (backends, walwriter, ...)."""
+    ticks = sum(int(x) for x in _proc_stat(postmaster)[11:15])
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                stat = _proc_stat(int(entry.name))
+                if int(stat[1]) == postmaster:
+                    ticks += int(stat[11]) + int(stat[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def busy_cores(seconds: float = 1.0) -> float:
+    """Cores the whole machine kept busy over `seconds` (/proc/stat): sampled before a
+    benchmark starts anything, it shows what other processes take from the run."""
+
+    def sample() -> tuple[int, int]:
+        values = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+        return sum(values), values[3] + values[4]  # all, idle + iowait
+
+    total0, idle0 = sample()
+    time.sleep(seconds)
+    total1, idle1 = sample()
+    busy = 1 - (idle1 - idle0) / max(total1 - total0, 1)
+    return busy * (os.cpu_count() or 1)
 
 
 RESULT_COLUMNS = ("req/s", "p50 ms", "p99 ms", "CPU ms/req", "errors")
@@ -500,9 +558,11 @@ def rotated(items: Sequence[T], round_: int) -> list[T]:
 
 @dataclass
 class Samples:
-    """Seconds per operation, one list per round."""
+    """Seconds per operation, one list per round; CPU seconds per operation, one per round
+    (this process's CPU time: what a pure in-process operation costs without waits)."""
 
     rounds: list[list[float]] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
 
     @property
     def all(self) -> list[float]:
@@ -536,10 +596,12 @@ async def run_interleaved(
         for name in rotated(list(variants), r):
             gc.collect()
             timings: list[float] = []
+            cpu = time.process_time()
             for i in range(ops):
                 started = time.perf_counter()
                 await variants[name](r * ops + i)
                 timings.append(time.perf_counter() - started)
+            results[name].cpu.append((time.process_time() - cpu) / ops)
             results[name].rounds.append(timings)
     return results
 
@@ -556,12 +618,18 @@ class Target:
     op: Literal["<=", ">="]
     value: float
     known_miss: str | None = None  # declared "not yet met", with why; printed, never fails
+    unit: str = "×"  # a ratio; or an absolute figure's unit, e.g. "/s"
 
     def met(self, ratio: float) -> bool:
         return ratio <= self.value if self.op == "<=" else ratio >= self.value
 
+    def format(self, value: float) -> str:
+        """`value` as this target speaks of it: 1.234× (a ratio), 1,234/s (a rate)."""
+        return f"{value:.3f}×" if self.unit == "×" else f"{value:,.0f}{self.unit}"
+
     def __str__(self) -> str:
-        return f"{'≤' if self.op == '<=' else '≥'} {self.value:.2f}×"
+        threshold = f"{self.value:.2f}×" if self.unit == "×" else f"{self.value:,.0f}{self.unit}"
+        return f"{'≤' if self.op == '<=' else '≥'} {threshold}"
 
 
 @dataclass
@@ -577,7 +645,7 @@ class Verdicts:
         else:
             outcome = "known miss (not yet met)" if target.known_miss else "MISSED"
         why = f"; declared known miss: {target.known_miss}" if target.known_miss else ""
-        self.lines.append((f"{label}: {value:.3f}× (target {target}{why})", outcome))
+        self.lines.append((f"{label}: {target.format(value)} (target {target}{why})", outcome))
         return outcome
 
     def check(self, label: str, ok: bool) -> str:
