@@ -19,7 +19,12 @@ EVALUATE = problems(400, 401, 403, 404)
 async def evaluate_by_id(
     id: str, body: EvaluateDecision, session: SessionDep, limits: VariableLimitsDep
 ) -> list[Any]:
-    result = await decisions.evaluate_by_id(session, id, variables=limits.parse(body.variables))
+    result = await decisions.evaluate_by_id(
+        session,
+        id,
+        variables=limits.parse(body.variables),
+        tenant_selector_given=body.tenant_id is not None or body.without_tenant_id,
+    )
     return [variables_to_camunda(rule) for rule in result]
 
 
@@ -28,7 +33,11 @@ async def evaluate_by_key(
     key: str, body: EvaluateDecision, session: SessionDep, limits: VariableLimitsDep
 ) -> list[Any]:
     result = await decisions.evaluate_by_key(
-        session, key, tenant_id=None, variables=limits.parse(body.variables)
+        session,
+        key,
+        tenant_id=body.tenant_id,
+        without_tenant=body.without_tenant_id,
+        variables=limits.parse(body.variables),
     )
     return [variables_to_camunda(rule) for rule in result]
 
@@ -42,6 +51,10 @@ async def evaluate_by_key_and_tenant(
     limits: VariableLimitsDep,
 ) -> list[Any]:
     result = await decisions.evaluate_by_key(
-        session, key, tenant_id=tenantId, variables=limits.parse(body.variables)
+        session,
+        key,
+        tenant_id=tenantId,
+        without_tenant=body.without_tenant_id,
+        variables=limits.parse(body.variables),
     )
     return [variables_to_camunda(rule) for rule in result]

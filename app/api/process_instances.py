@@ -110,6 +110,7 @@ def _query_filter(
     suspended: bool = False,
     tenantIdIn: str | None = None,
     withoutTenantId: bool = False,
+    processDefinitionWithoutTenantId: bool = False,
 ) -> InstanceFilter:
     return InstanceFilter(
         ids=comma_list(processInstanceIds),
@@ -121,6 +122,7 @@ def _query_filter(
         sub_instance=subProcessInstance,
         active=active,
         suspended=suspended,
+        definition_without_tenant=processDefinitionWithoutTenantId,
         tenants=TenantSelector(comma_list(tenantIdIn), withoutTenantId),
     )
 
@@ -139,6 +141,7 @@ def _body_filter(body: InstanceQuery) -> tuple[InstanceFilter, Sorting]:
         sub_instance=body.sub_process_instance,
         active=body.active,
         suspended=body.suspended,
+        definition_without_tenant=body.process_definition_without_tenant_id,
         tenants=TenantSelector(body.tenant_id_in, body.without_tenant_id),
     )
     first = body.sorting[0] if body.sorting else None

@@ -10,9 +10,18 @@ from app.api.responses import AUTHENTICATED, READ_ONE, problems
 from app.core.filters import TenantSelector
 from app.core.pagination import Sorting
 from app.schemas.base import CountResult
-from app.schemas.runtime import CompleteTask, TaskQuery, TaskRead, TaskUpdate, UserIdBody
+from app.schemas.runtime import (
+    CompleteTask,
+    IdentityLinkBody,
+    IdentityLinkRead,
+    TaskQuery,
+    TaskRead,
+    TaskUpdate,
+    UserIdBody,
+    VariableModifications,
+)
 from app.services import tasks
-from app.services.tasks import TaskChanges, TaskFilter
+from app.services.tasks import IdentityLink, TaskChanges, TaskFilter
 from app.services.variables import variables_to_camunda
 
 router = APIRouter(prefix="/task", tags=["Task"])
@@ -187,3 +196,54 @@ async def get_variables(id: str, session: SessionDep) -> dict[str, Any]:
 @router.get("/{id}/form-variables", responses=READ_ONE)
 async def get_form_variables(id: str, session: SessionDep) -> dict[str, Any]:
     return variables_to_camunda(await tasks.form_variables(session, id))
+
+
+@router.post("/{id}/variables", status_code=204, responses=COMMAND)
+async def modify_variables(
+    id: str, body: VariableModifications, session: SessionDep, limits: VariableLimitsDep
+) -> Response:
+    """Tessera keeps variables on the process instance: this sets the instance's."""
+    await tasks.set_task_variables(
+        session, id, modifications=limits.parse(body.modifications), deletions=body.deletions or []
+    )
+    return Response(status_code=204)
+
+
+@router.get("/{id}/variables/{name}", responses=READ_ONE)
+async def get_variable(id: str, name: str, session: SessionDep) -> dict[str, Any]:
+    return variables_to_camunda({name: await tasks.task_variable(session, id, name)})[name]
+
+
+@router.put("/{id}/variables/{name}", status_code=204, responses=COMMAND)
+async def put_variable(
+    id: str, name: str, body: dict[str, Any], session: SessionDep, limits: VariableLimitsDep
+) -> Response:
+    await tasks.set_task_variables(session, id, modifications={name: limits.parse_one(name, body)})
+    return Response(status_code=204)
+
+
+@router.delete("/{id}/variables/{name}", status_code=204, responses=COMMAND)
+async def delete_variable(id: str, name: str, session: SessionDep) -> Response:
+    await tasks.task_variable(session, id, name)
+    await tasks.set_task_variables(session, id, modifications={}, deletions=[name])
+    return Response(status_code=204)
+
+
+@router.get("/{id}/identity-links", response_model=list[IdentityLinkRead], responses=READ_ONE)
+async def get_identity_links(id: str, session: SessionDep, type: str | None = None) -> Any:
+    links = await tasks.identity_links(session, id)
+    return [IdentityLinkRead.model_validate(link) for link in links if type in (None, link.type)]
+
+
+@router.post("/{id}/identity-links", status_code=204, responses=COMMAND)
+async def add_identity_link(id: str, body: IdentityLinkBody, session: SessionDep) -> Response:
+    link = IdentityLink(body.user_id, body.group_id, body.type)
+    await tasks.change_identity_link(session, id, link, add=True)
+    return Response(status_code=204)
+
+
+@router.post("/{id}/identity-links/delete", status_code=204, responses=COMMAND)
+async def delete_identity_link(id: str, body: IdentityLinkBody, session: SessionDep) -> Response:
+    link = IdentityLink(body.user_id, body.group_id, body.type)
+    await tasks.change_identity_link(session, id, link, add=False)
+    return Response(status_code=204)

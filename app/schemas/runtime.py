@@ -90,6 +90,7 @@ class InstanceQuery(InputSchema):
     suspended: bool = False
     tenant_id_in: list[str] | None = None
     without_tenant_id: bool = False
+    process_definition_without_tenant_id: bool = False
     sorting: list[SortingItem] | None = Field(default=None, max_length=1)
 
 
@@ -153,6 +154,18 @@ class UserIdBody(InputSchema):
     user_id: str | None = Field(default=None, max_length=64)
 
 
+class IdentityLinkBody(InputSchema):
+    user_id: str | None = Field(default=None, max_length=64)
+    group_id: str | None = Field(default=None, max_length=64)
+    type: str = Field(max_length=32)
+
+
+class IdentityLinkRead(Schema):
+    user_id: str | None
+    group_id: str | None
+    type: str
+
+
 class CompleteTask(InputSchema):
     variables: dict[str, Any] | None = None
     with_variables_in_return: bool = False
@@ -184,3 +197,7 @@ class TaskQuery(InputSchema):
 
 class EvaluateDecision(InputSchema):
     variables: dict[str, Any] | None = None
+    # By key: `withoutTenantId` evaluates the shared version (as starting, C4). By id, either
+    # field is a 400 (C5); `tenantId` is accepted only for that clear refusal.
+    tenant_id: str | None = None
+    without_tenant_id: bool = False

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.errors import BadRequest
 from app.core.tenancy import current_context
 from app.models.repository import DecisionDefinition
 from app.services import engine, execution
@@ -21,8 +22,14 @@ from app.services.variables import TypedValue, infer
 
 
 async def evaluate_by_id(
-    session: AsyncSession, definition_id: str, *, variables: Mapping[str, TypedValue]
+    session: AsyncSession,
+    definition_id: str,
+    *,
+    variables: Mapping[str, TypedValue],
+    tenant_selector_given: bool = False,
 ) -> list[dict[str, TypedValue]]:
+    if tenant_selector_given:  # C5 for decisions, as Camunda's "Cannot specify a tenant-id"
+        raise BadRequest("An evaluation by decision definition id takes no tenant selector.")
     definition = await get_definition(session, DecisionDefinition, definition_id)
     assert isinstance(definition, DecisionDefinition)
     return await _evaluate(session, definition, None, variables)
@@ -33,9 +40,15 @@ async def evaluate_by_key(
     key: str,
     *,
     tenant_id: str | None,
+    without_tenant: bool = False,
     variables: Mapping[str, TypedValue],
 ) -> list[dict[str, TypedValue]]:
-    definition = await resolve_effective(session, DecisionDefinition, key, tenant_id=tenant_id)
+    """`without_tenant` evaluates the latest shared version; the history row still goes to
+    the explicit tenant or the caller's only one (as an instance of a shared definition)."""
+    if without_tenant:
+        definition = await resolve_effective(session, DecisionDefinition, key, without_tenant=True)
+    else:
+        definition = await resolve_effective(session, DecisionDefinition, key, tenant_id=tenant_id)
     assert isinstance(definition, DecisionDefinition)
     return await _evaluate(session, definition, tenant_id, variables)
 
@@ -53,7 +66,6 @@ async def _evaluate(
     )
     session.add(
         execution.decision_history(
-            decision=model,
             evaluation=evaluation,
             tenant_id=history_tenant,
             user_id=current_context(session).user_id,

@@ -7,6 +7,7 @@ evaluating decisions, call activities and everything else resolved by key must u
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -170,17 +171,51 @@ async def resolve_effective(
     if tenant_id is not None and without_tenant:
         raise BadRequest("tenantId and withoutTenantId cannot be combined.")
     target = None if without_tenant else resolution_tenant(session, tenant_id)
+    found = await resolve_reference(session, model, key, scope=target)
+    if found is None:
+        raise NotFound(f"{_label(model)} not found.")
+    return found
+
+
+BINDINGS = ("latest", "deployment", "version", "versionTag")
+
+
+async def resolve_reference(
+    session: AsyncSession,
+    model: type[Definition],
+    key: str,
+    *,
+    scope: str | None,
+    binding: str = "latest",
+    version: int | None = None,
+    version_tag: str | None = None,
+    deployment_id: uuid.UUID | None = None,
+) -> Definition | None:
+    """`key` inside one scope: `scope` None = shared definitions only; a tenant = that
+    tenant's own definitions first, then the shared ones (the effective definition).
+
+    Camunda's bindings of a reference from a model (call activity, business rule task):
+    `latest`; `deployment` (the one in the referencing definition's deployment);
+    `version` (that version number, counted within its tenant or shared); `versionTag`
+    (the latest version carrying that tag). None when nothing matches.
+    """
     candidates = select(model).where(model.key == key)
-    if target is None:
+    if binding == "deployment":
+        candidates = candidates.where(model.deployment_id == deployment_id)
+    elif binding == "version":
+        candidates = candidates.where(model.version == version)
+    elif binding == "versionTag":
+        candidates = candidates.where(model.version_tag == version_tag)
+    elif binding != "latest":
+        raise BadRequest(f"binding must be one of: {', '.join(BINDINGS)}, not {binding!r}.")
+    if scope is None:
         candidates = candidates.where(model.tenant_id.is_(None))
     else:
-        candidates = candidates.where((model.tenant_id == target) | model.tenant_id.is_(None))
+        candidates = candidates.where((model.tenant_id == scope) | model.tenant_id.is_(None))
     # Own tenant first (NULL sorts last ascending), then the newest version.
     statement = candidates.order_by(model.tenant_id.asc().nulls_last(), model.version.desc())
-    definition = (await session.scalars(statement.limit(1))).first()
-    if not isinstance(definition, ProcessDefinition | DecisionDefinition):
-        raise NotFound(f"{_label(model)} not found.")
-    return definition
+    found = (await session.scalars(statement.limit(1))).first()
+    return found if isinstance(found, ProcessDefinition | DecisionDefinition) else None
 
 
 async def definition_xml(session: AsyncSession, definition: Definition) -> str:

@@ -71,6 +71,17 @@ class ModelError(BadRequest):
 
 
 @dataclass(frozen=True, slots=True)
+class Binding:
+    """How a call activity or business rule task picks the version it references
+    (`camunda:calledElementBinding` / `decisionRefBinding` and their companions)."""
+
+    binding: str = "latest"  # latest | deployment | version | versionTag
+    version: str | None = None
+    version_tag: str | None = None
+    tenant_id: str | None = None  # as written: a tenant id or an expression
+
+
+@dataclass(frozen=True, slots=True)
 class ActivityAttributes:
     """Camunda attributes of one BPMN element, as written in the model."""
 
@@ -82,10 +93,11 @@ class ActivityAttributes:
     follow_up_date: str | None = None
     form_key: str | None = None
     decision_ref: str | None = None
+    decision_ref_binding: Binding | None = None
     result_variable: str | None = None
     map_decision_result: str = "resultList"
     called_element: str | None = None
-    called_element_tenant_id: str | None = None
+    called_element_binding: Binding | None = None
     initiator: str | None = None  # start event: the variable that receives the starting user
 
 
@@ -96,7 +108,6 @@ class ProcessModel:
     embedded_specs: Mapping[str, Any]  # embedded subprocesses by element id
     attributes: Mapping[str, ActivityAttributes]  # by element id, embedded ones included
     called_keys: frozenset[str]  # the call activities' calledElement keys
-    decision_refs: frozenset[str]
     names: Mapping[str, str | None]  # element id -> name, for history
 
 
@@ -199,7 +210,6 @@ def parse_process_model(definition_id: str, key: str, xml: str) -> ProcessModel:
         embedded_specs=embedded,
         attributes=attributes,
         called_keys=frozenset(called),
-        decision_refs=frozenset(a.decision_ref for a in attributes.values() if a.decision_ref),
         names={
             element.get("id"): element.get("name")
             for element in process.iter()
@@ -227,11 +237,21 @@ def _attributes(element: Any) -> ActivityAttributes:
         follow_up_date=camunda("followUpDate"),
         form_key=camunda("formKey"),
         decision_ref=camunda("decisionRef"),
+        decision_ref_binding=_binding(camunda, "decisionRef"),
         result_variable=camunda("resultVariable"),
         map_decision_result=camunda("mapDecisionResult") or "resultList",
         called_element=called,
-        called_element_tenant_id=camunda("calledElementTenantId"),
+        called_element_binding=_binding(camunda, "calledElement"),
         initiator=camunda("initiator"),
+    )
+
+
+def _binding(camunda: Any, prefix: str) -> Binding:
+    return Binding(
+        binding=camunda(f"{prefix}Binding") or "latest",
+        version=camunda(f"{prefix}Version"),
+        version_tag=camunda(f"{prefix}VersionTag"),
+        tenant_id=camunda(f"{prefix}TenantId"),
     )
 
 
@@ -275,7 +295,7 @@ def _xml_parser() -> Any:
 class DecisionEvaluation:
     """One decision evaluated inside a command, for the history (E2)."""
 
-    decision_key: str
+    decision: DecisionModel
     activity_id: str | None
     inputs: list[dict[str, Any]]
     outputs: list[dict[str, Any]]
@@ -295,8 +315,9 @@ class _SandboxedDMNEngine(DMNEngine):  # type: ignore[misc]  # untyped base
 class SandboxedScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # untyped base
     """Spiff's script engine, without Python: one instance per command.
 
-    `decisions` are the decisions of this command's tenant, resolved by key beforehand
-    (effective definitions, E1/C8). `facts` are what `${execution.x}` may read.
+    `decisions` are the decisions of this command's business rule tasks (by element id),
+    resolved beforehand in the instance's tenant (effective definitions, E1/C8). `facts`
+    are what `${execution.x}` may read.
     """
 
     def __init__(
@@ -345,7 +366,7 @@ class SandboxedScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # untype
     def run_business_rule(self, task: Any) -> None:
         spec = task.task_spec
         attributes = self.attributes.get(spec.bpmn_id) or ActivityAttributes()
-        decision = self.decisions.get(attributes.decision_ref or "")
+        decision = self.decisions.get(spec.bpmn_id)
         if decision is None:
             raise _model_error(task, f"decision {attributes.decision_ref!r} is not deployed")
         matched = self.decide(decision, task)
@@ -372,7 +393,7 @@ class SandboxedScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # untype
             raise _model_error(task, f"decision {decision.key!r}: {_spiff_message(exc)}") from None
         self.evaluations.append(
             DecisionEvaluation(
-                decision_key=decision.key,
+                decision=decision,
                 activity_id=getattr(task.task_spec, "bpmn_id", None),
                 inputs=inputs,
                 outputs=[{"ruleOrder": n, "outputs": out} for n, out in enumerate(matched, 1)],

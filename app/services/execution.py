@@ -39,7 +39,7 @@ from app.models.history import (
 from app.models.repository import DecisionDefinition, ProcessDefinition
 from app.models.runtime import EventSubscription, Job, ProcessInstance, Task, Variable
 from app.services import engine, workflow_views
-from app.services.definitions import definition_xml, resolve_effective
+from app.services.definitions import definition_xml, resolve_reference
 from app.services.engine import ActivityAttributes, ModelError, ProcessModel
 from app.services.variables import TypedValue, infer, parse_variable
 from app.services.workflow_views import Snapshot
@@ -103,84 +103,150 @@ async def decision_model(
 
 
 async def _bind_called(
-    session: AsyncSession, model: ProcessModel, tenant_id: str
+    session: AsyncSession, model: ProcessModel, definition: ProcessDefinition, tenant_id: str
 ) -> dict[str, str]:
-    """Resolve every call activity, transitively, in the instance's tenant (C8): the
-    effective definition of each called key, bound for the instance's lifetime."""
+    """Resolve every call activity, transitively, in the instance's tenant (C8), with its
+    binding: {called key: definition id}, bound for the instance's lifetime."""
     bound: dict[str, str] = {}
-    todo = [model]
+    todo = [(model, definition)]
     while todo:
-        current = todo.pop()
+        current, calling = todo.pop()
         for element, attributes in current.attributes.items():
             key = attributes.called_element
-            if key is None or key in bound:
+            if key is None:
                 continue
-            _check_called_tenant(element, attributes, tenant_id)
-            try:
-                called = await resolve_effective(
-                    session, ProcessDefinition, key, tenant_id=tenant_id
-                )
-            except NotFound:
-                raise ModelError(
-                    f"{element}: calls process {key!r}, which is not deployed for tenant "
-                    f"{tenant_id!r} or shared"
-                ) from None
-            assert isinstance(called, ProcessDefinition)
-            bound[key] = called.id
-            todo.append(await process_model(session, called))
+            called = await _resolve_reference(
+                session,
+                ProcessDefinition,
+                key,
+                attributes.called_element_binding,
+                element,
+                calling=calling,
+                tenant_id=tenant_id,
+            )
+            if bound.get(key, called.id) != called.id:
+                raise ModelError(f"{element}: calls {key!r} in two versions; Tessera binds one")
+            if key not in bound:
+                bound[key] = called.id
+                assert isinstance(called, ProcessDefinition)
+                todo.append((await process_model(session, called), called))
     return bound
 
 
-def _check_called_tenant(element: str, attributes: ActivityAttributes, tenant_id: str) -> None:
-    """`camunda:calledElementTenantId` may only name the instance's own tenant: a call tree
-    lives in one tenant (one state, one lock), so a T1 process never starts T2 work."""
-    wanted = attributes.called_element_tenant_id
-    if wanted is None:
-        return
-    if "${" in wanted or "#{" in wanted:
-        wanted = str(expressions.evaluate(wanted, {"execution": {"tenantId": tenant_id}}))
-    if wanted != tenant_id:
+async def _resolve_reference(
+    session: AsyncSession,
+    model: type[ProcessDefinition] | type[DecisionDefinition],
+    key: str,
+    binding: engine.Binding | None,
+    element: str,
+    *,
+    calling: ProcessDefinition,
+    tenant_id: str,
+) -> ProcessDefinition | DecisionDefinition:
+    binding = binding or engine.Binding()
+    scope = _reference_scope(element, binding.tenant_id, tenant_id)
+    version = None
+    if binding.binding == "version":
+        version = _evaluated_int(binding.version, element)
+    found = await resolve_reference(
+        session,
+        model,
+        key,
+        scope=scope,
+        binding=binding.binding,
+        version=version,
+        version_tag=binding.version_tag,
+        deployment_id=calling.deployment_id,
+    )
+    if found is None:
+        what = "process" if model is ProcessDefinition else "decision"
         raise ModelError(
-            f"{element}: calledElementTenantId {wanted!r} is not the instance's tenant "
-            f"{tenant_id!r}; a call activity calls into its own tenant only"
+            f"{element}: no {what} {key!r} ({binding.binding} binding) is deployed for "
+            f"tenant {tenant_id!r} or shared"
         )
+    return found
+
+
+def _reference_scope(element: str, written: str | None, tenant_id: str) -> str | None:
+    """`camunda:calledElementTenantId` / `decisionRefTenantId`: absent = the instance's
+    tenant; `${null}` = shared definitions only; any other tenant is refused — a T1 instance
+    never reaches into T2's definitions (C8), and a call tree lives in one tenant."""
+    if written is None:
+        return tenant_id
+    wanted = _evaluated(written, {"execution": {"tenantId": tenant_id}}, element)
+    if wanted is None:
+        return None
+    if str(wanted) != tenant_id:
+        raise ModelError(
+            f"{element}: references tenant {str(wanted)!r}, not the instance's tenant "
+            f"{tenant_id!r}; a model references its own tenant's definitions only"
+        )
+    return tenant_id
+
+
+def _evaluated_int(text: str | None, element: str) -> int:
+    try:
+        return int(str(_evaluated(text, {}, element)))
+    except ValueError:
+        raise ModelError(f"{element}: version {text!r} is not a number") from None
 
 
 async def _models_of(
-    session: AsyncSession, root: ProcessModel, called: Mapping[str, str]
-) -> list[ProcessModel]:
-    models = [root]
+    session: AsyncSession,
+    root: ProcessModel,
+    definition: ProcessDefinition,
+    called: Mapping[str, str],
+) -> list[tuple[ProcessModel, ProcessDefinition]]:
+    models = [(root, definition)]
     for definition_id in called.values():
-        definition = await session.get(ProcessDefinition, definition_id)
-        if definition is None:
+        found = await session.get(ProcessDefinition, definition_id)
+        if found is None:
             raise ModelError("A called process definition of this instance was deleted.")
-        models.append(await process_model(session, definition))
+        models.append((await process_model(session, found), found))
     return models
 
 
 async def _resolve_decisions(
-    session: AsyncSession, models: Iterable[ProcessModel], tenant_id: str
+    session: AsyncSession,
+    models: Iterable[tuple[ProcessModel, ProcessDefinition]],
+    tenant_id: str,
 ) -> dict[str, engine.DecisionModel]:
-    """Business rule tasks' decisions, the effective ones of the instance's tenant (C8/E1).
-    A missing decision fails only the task that needs it, when it runs."""
+    """Each business rule task's decision (by element id), resolved with its binding in the
+    instance's tenant (C8/E1). A missing decision fails only the task that needs it, when
+    it runs; one in another tenant fails the command at once."""
     decisions: dict[str, engine.DecisionModel] = {}
-    for ref in sorted({ref for model in models for ref in model.decision_refs}):
-        try:
-            found = await resolve_effective(session, DecisionDefinition, ref, tenant_id=tenant_id)
-        except NotFound:
-            continue
-        assert isinstance(found, DecisionDefinition)
-        decisions[ref] = await decision_model(session, found)
+    for model, calling in models:
+        for element, attributes in model.attributes.items():
+            if attributes.decision_ref is None:
+                continue
+            try:
+                found = await _resolve_reference(
+                    session,
+                    DecisionDefinition,
+                    attributes.decision_ref,
+                    attributes.decision_ref_binding,
+                    element,
+                    calling=calling,
+                    tenant_id=tenant_id,
+                )
+            except ModelError:
+                if (attributes.decision_ref_binding or engine.Binding()).binding == "latest":
+                    continue
+                raise
+            assert isinstance(found, DecisionDefinition)
+            decisions[element] = await decision_model(session, found)
     return decisions
 
 
 async def engine_for(
     session: AsyncSession,
     instance: ProcessInstance,
+    definition: ProcessDefinition,
     model: ProcessModel,
     called: Mapping[str, str],
 ) -> tuple[engine.SandboxedScriptEngine, dict[str, Any]]:
-    models = await _models_of(session, model, called)
+    pairs = await _models_of(session, model, definition, called)
+    models = [current for current, _ in pairs]
     subprocess_specs: dict[str, Any] = {}
     attributes: dict[str, ActivityAttributes] = {}
     embedded: set[str] = set()
@@ -191,7 +257,7 @@ async def engine_for(
     for key, current in zip(called, models[1:], strict=True):
         subprocess_specs[key] = current.spec
     script_engine = engine.SandboxedScriptEngine(
-        decisions=await _resolve_decisions(session, models, instance.tenant_id),
+        decisions=await _resolve_decisions(session, pairs, instance.tenant_id),
         facts={
             "processInstanceId": str(instance.id),
             "processBusinessKey": instance.business_key,
@@ -229,8 +295,10 @@ async def start_tree(
         started_by=user_id,
         root_process_instance_id=instance_id,
     )
-    root.called_definitions = await _bind_called(session, model, tenant_id)
-    script_engine, specs = await engine_for(session, root, model, root.called_definitions)
+    root.called_definitions = await _bind_called(session, model, definition, tenant_id)
+    script_engine, specs = await engine_for(
+        session, root, definition, model, root.called_definitions
+    )
     workflow = engine.new_workflow(model, specs, script_engine)
     start_values = {name: typed.value for name, typed in variables.items()}
     initiators = [a.initiator for a in model.attributes.values() if a.initiator]
@@ -280,7 +348,9 @@ async def load_tree(session: AsyncSession, instance_id: uuid.UUID) -> Tree:
     if definition is None:
         raise NotFound("Process instance not found.")
     model = await process_model(session, definition)
-    script_engine, specs = await engine_for(session, root, model, root.called_definitions or {})
+    script_engine, specs = await engine_for(
+        session, root, definition, model, root.called_definitions or {}
+    )
     workflow = engine.restore(root.state, model, specs, script_engine)
     tree = Tree(root, definition, model, workflow, script_engine)
     for view in workflow_views.snapshot(workflow, root.id, root.process_definition_key).activities:
@@ -750,10 +820,8 @@ def _activity_name(tree: Tree, activity_id: str) -> str | None:
 def _store_decisions(session: AsyncSession, tree: Tree) -> None:
     """Decisions evaluated by business rule tasks: history in the instance's tenant (E2)."""
     for evaluation in tree.engine.evaluations:
-        decision = tree.engine.decisions[evaluation.decision_key]
         session.add(
             decision_history(
-                decision=decision,
                 evaluation=evaluation,
                 tenant_id=tree.root.tenant_id,
                 user_id=tree.root.started_by,
@@ -765,12 +833,12 @@ def _store_decisions(session: AsyncSession, tree: Tree) -> None:
 
 def decision_history(
     *,
-    decision: engine.DecisionModel,
     evaluation: engine.DecisionEvaluation,
     tenant_id: str,
     user_id: str | None,
     instance: ProcessInstance | None,
 ) -> HistoricDecisionInstance:
+    decision = evaluation.decision
     return HistoricDecisionInstance(
         tenant_id=tenant_id,
         decision_definition_id=decision.definition_id,

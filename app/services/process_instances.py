@@ -123,6 +123,7 @@ class InstanceFilter:
     sub_instance: str | None = None
     active: bool = False
     suspended: bool = False
+    definition_without_tenant: bool = False  # instances of shared definitions only
     tenants: TenantSelector = field(default_factory=TenantSelector)
 
     def apply(self, statement: Select[Any]) -> Select[Any]:
@@ -148,6 +149,9 @@ class InstanceFilter:
                 ProcessInstance.id == uuid_or_none(self.sub_instance)
             )
             statement = statement.where(model.id.in_(sub.scalar_subquery()))
+        if self.definition_without_tenant:
+            shared = select(ProcessDefinition.id).where(ProcessDefinition.tenant_id.is_(None))
+            statement = statement.where(model.process_definition_id.in_(shared.scalar_subquery()))
         if self.active:
             statement = statement.where(model.suspended.is_(False))
         if self.suspended:
@@ -289,7 +293,7 @@ async def activity_tree(session: AsyncSession, instance_id: str) -> dict[str, An
         raise NotFound("Process instance not found.")
     model = await execution.process_model(session, definition)
     script_engine, specs = await execution.engine_for(
-        session, root, model, root.called_definitions or {}
+        session, root, definition, model, root.called_definitions or {}
     )
     workflow = engine.restore(root.state, model, specs, script_engine)
     children = workflow_views.activity_children(workflow, instance.id, root.id)

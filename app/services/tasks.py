@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import Conflict, NotFound, TenantImmutable
+from app.core.errors import BadRequest, Conflict, NotFound, TenantImmutable
 from app.core.filters import (
     TenantSelector,
     refuse_both,
@@ -278,3 +278,56 @@ async def form_variables(session: AsyncSession, task_id: str) -> dict[str, Typed
     if not fields:
         return variables
     return {name: variables.get(name) or infer(default or None) for name, default in fields.items()}
+
+
+async def task_variable(session: AsyncSession, task_id: str, name: str) -> TypedValue:
+    variables = await task_variables(session, task_id)
+    if name not in variables:
+        raise NotFound(f"Variable {name!r} not found.")
+    return variables[name]
+
+
+# --------------------------------------------------------------------------- identity links
+
+IDENTITY_LINK_TYPES = ("candidate", "assignee", "owner")
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityLink:
+    user_id: str | None
+    group_id: str | None
+    type: str
+
+
+async def identity_links(session: AsyncSession, task_id: str) -> list[IdentityLink]:
+    """Camunda's identity links of a task: its assignee, owner and candidates."""
+    task = await get_task(session, task_id)
+    links = [IdentityLink(task.assignee, None, "assignee")] if task.assignee else []
+    links += [IdentityLink(task.owner, None, "owner")] if task.owner else []
+    links += [IdentityLink(user, None, "candidate") for user in task.candidate_users]
+    links += [IdentityLink(None, group, "candidate") for group in task.candidate_groups]
+    return links
+
+
+async def change_identity_link(
+    session: AsyncSession, task_id: str, link: IdentityLink, *, add: bool
+) -> None:
+    """Add or delete one link; a group may only be a candidate (Camunda's rule)."""
+    if (link.user_id is None) == (link.group_id is None):
+        raise BadRequest("An identity link names exactly one of userId and groupId.")
+    if link.type not in IDENTITY_LINK_TYPES:
+        raise BadRequest(f"type must be one of: {', '.join(IDENTITY_LINK_TYPES)}.")
+    if link.group_id is not None and link.type != "candidate":
+        raise BadRequest("A group can only be a candidate of a task.")
+    task = await get_task(session, task_id)
+    if link.type == "candidate":
+        column = "candidate_users" if link.user_id is not None else "candidate_groups"
+        current: list[str] = list(getattr(task, column))
+        identity = link.user_id or link.group_id or ""
+        changed = [*current, identity] if add and identity not in current else current
+        setattr(task, column, changed if add else [i for i in current if i != identity])
+    elif link.type == "assignee":
+        task.assignee = link.user_id if add else None
+    else:
+        task.owner = link.user_id if add else None
+    await _sync_history(session, task)
