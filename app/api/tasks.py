@@ -182,7 +182,12 @@ async def set_assignee(id: str, body: UserIdBody, session: SessionDep) -> Respon
 async def complete(
     id: str, body: CompleteTask, session: SessionDep, limits: VariableLimitsDep
 ) -> Any:
-    result = await tasks.complete(session, id, variables=limits.parse(body.variables))
+    result = await tasks.complete(
+        session,
+        id,
+        variables=limits.parse(body.variables),
+        with_variables=body.with_variables_in_return,
+    )
     if body.with_variables_in_return:
         return variables_to_camunda(result)
     return Response(status_code=204)

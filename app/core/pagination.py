@@ -49,9 +49,21 @@ class Sorting:
         if column is None:
             allowed = ", ".join(sorted(columns))
             raise BadRequest(f"sortBy must be one of: {allowed}.")
-        if self.sort_order == "desc":
-            return statement.order_by(column.desc().nulls_last(), tiebreak.desc())
-        return statement.order_by(column.asc().nulls_first(), tiebreak.asc())
+        if not _nullable(column):
+            # Plain ASC/DESC: an index on the column serves it in both directions, where an
+            # explicit NULLS FIRST/LAST would force reading and sorting every row.
+            direction = column.desc() if self.sort_order == "desc" else column.asc()
+        elif self.sort_order == "desc":
+            direction = column.desc().nulls_last()
+        else:
+            direction = column.asc().nulls_first()
+        order = tiebreak.desc() if self.sort_order == "desc" else tiebreak.asc()
+        return statement.order_by(direction, order)
+
+
+def _nullable(column: SQLColumnExpression[Any]) -> bool:
+    """Whether a sort column may hold NULL (a mapped NOT NULL column may not)."""
+    return bool(getattr(getattr(column, "expression", column), "nullable", True))
 
 
 def make_page(first_result: int, max_results: int | None, *, cap: int) -> Page:

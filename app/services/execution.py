@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import inspect, select, update
+from sqlalchemy import delete, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import expressions
@@ -57,6 +57,9 @@ class Tree:
     model: ProcessModel
     workflow: Any
     engine: engine.SandboxedScriptEngine
+    # What the rows showed when the tree was loaded (None for a new tree): `store()` diffs
+    # against it instead of reading the rows again.
+    before_view: Snapshot | None = None
     # Spiff task id -> "reached"/"ended" when loaded: what history has already recorded.
     before: dict[uuid.UUID, str] = field(default_factory=dict)
     # Types given explicitly in this command (Long, Date ...) win over inference.
@@ -332,13 +335,13 @@ def _start_activity(model: ProcessModel) -> str | None:
 
 async def load_tree(session: AsyncSession, instance_id: uuid.UUID) -> Tree:
     """The tree of a visible instance, its root locked for this transaction (404 alike for
-    an unknown instance and another tenant's, C9)."""
-    instance = await session.get(ProcessInstance, instance_id)
-    if instance is None:
-        raise NotFound("Process instance not found.")
+    an unknown instance and another tenant's, C9). One query finds and locks the root."""
+    root_of = select(ProcessInstance.root_process_instance_id).where(
+        ProcessInstance.id == instance_id
+    )
     root = await session.scalar(
         select(ProcessInstance)
-        .where(ProcessInstance.id == instance.root_process_instance_id)
+        .where(ProcessInstance.id == root_of.scalar_subquery())
         .with_for_update()
         .execution_options(populate_existing=True)
     )
@@ -353,22 +356,20 @@ async def load_tree(session: AsyncSession, instance_id: uuid.UUID) -> Tree:
     )
     workflow = engine.restore(root.state, model, specs, script_engine)
     tree = Tree(root, definition, model, workflow, script_engine)
-    for view in workflow_views.snapshot(workflow, root.id, root.process_definition_key).activities:
+    tree.before_view = workflow_views.snapshot(workflow, root.id, root.process_definition_key)
+    for view in tree.before_view.activities:
         tree.before[view.id] = _ENDED_BEFORE if view.ended else _REACHED_BEFORE
     return tree
 
 
-async def lock_task(session: AsyncSession, task_id: uuid.UUID) -> tuple[Tree, Task]:
-    """A visible task and its tree under lock; 404 if it is gone once the lock is held (a
-    parallel completion got there first)."""
-    task = await session.get(Task, task_id)
-    if task is None:
-        raise NotFound("Task not found.")
+async def lock_task(session: AsyncSession, task: Task) -> Tree:
+    """The tree of a visible task, under lock; 404 if the task is gone once the lock is
+    held (a parallel completion got there first)."""
     tree = await load_tree(session, task.process_instance_id)
-    task = await session.get(Task, task_id, populate_existing=True)
-    if task is None:
+    waiting = tree.before_view.user_tasks if tree.before_view else []
+    if all(view.id != task.id for view in waiting):
         raise NotFound("Task not found.")
-    return tree, task
+    return tree
 
 
 # --------------------------------------------------------------------------- storing
@@ -380,7 +381,7 @@ async def store(session: AsyncSession, tree: Tree) -> Snapshot:
     view = workflow_views.snapshot(tree.workflow, root.id, root.process_definition_key)
     now = datetime.now(UTC)
     is_new = tree.is_new
-    existing = [] if is_new else await _tree_instances(session, root.id)
+    existing = [] if is_new else await _tree_instances(session, tree)
     by_id = {row.id: row for row in existing}
     if is_new:
         by_id[root.id] = root
@@ -402,9 +403,12 @@ def _persisted(row: Any) -> bool:
     return bool(inspect(row).persistent)
 
 
-async def _tree_instances(session: AsyncSession, root_id: uuid.UUID) -> list[ProcessInstance]:
+async def _tree_instances(session: AsyncSession, tree: Tree) -> list[ProcessInstance]:
+    """The stored instance rows of the tree: just the root unless it calls processes."""
+    if not tree.root.called_definitions:
+        return [tree.root]
     rows = await session.scalars(
-        select(ProcessInstance).where(ProcessInstance.root_process_instance_id == root_id)
+        select(ProcessInstance).where(ProcessInstance.root_process_instance_id == tree.root.id)
     )
     return list(rows)
 
@@ -481,12 +485,13 @@ async def _end_history(
     now: datetime,
     reason: str | None = None,
 ) -> None:
-    historic = await session.get(HistoricProcessInstance, instance_id)
-    if historic is not None and historic.end_time is None:
-        historic.end_time = now
-        historic.state = state
-        historic.end_activity_id = end_activity
-        historic.delete_reason = reason
+    await session.execute(
+        update(HistoricProcessInstance)
+        .where(
+            HistoricProcessInstance.id == instance_id, HistoricProcessInstance.end_time.is_(None)
+        )
+        .values(end_time=now, state=state, end_activity_id=end_activity, delete_reason=reason)
+    )
 
 
 async def _store_tasks(
@@ -498,24 +503,15 @@ async def _store_tasks(
     *,
     is_new: bool,
 ) -> None:
-    existing = (
-        {}
-        if is_new
-        else {
-            row.id: row
-            for row in await session.scalars(
-                select(Task).where(Task.process_instance_id.in_(instance_ids))
-            )
-        }
-    )
+    # The stored rows are the user tasks that were waiting when the tree was loaded.
+    existing = {task.id for task in tree.before_view.user_tasks} if tree.before_view else set()
     waiting = {task.id for task in view.user_tasks}
-    gone = [row for task_id, row in existing.items() if task_id not in waiting]
-    for row in gone:
-        await session.delete(row)
+    gone = sorted(existing - waiting)
     if gone:
+        await session.execute(delete(Task).where(Task.id.in_(gone)))
         await session.execute(
             update(HistoricTask)
-            .where(HistoricTask.id.in_([row.id for row in gone]))
+            .where(HistoricTask.id.in_(gone))
             .values(end_time=now, delete_reason=tree.ended_by)
         )
     live = {i.id for i in view.instances if not i.completed}
@@ -725,30 +721,18 @@ async def _store_waits(
     *,
     is_new: bool,
 ) -> None:
-    """Message/signal subscriptions and timer jobs: one row per waiting catch event."""
+    """Message/signal subscriptions and timer jobs: one row per waiting catch event (the
+    stored ones are those that waited when the tree was loaded)."""
     live = {i.id for i in view.instances if not i.completed}
     wanted = {w.id: w for w in view.waits if w.instance_id in live}
-    models: tuple[type[EventSubscription] | type[Job], ...] = (EventSubscription, Job)
-    for model in models:
-        existing: dict[uuid.UUID, EventSubscription | Job] = (
-            {}
-            if is_new
-            else {
-                row.id: row
-                for row in (
-                    await session.scalars(
-                        select(model).where(model.process_instance_id.in_(instance_ids))
-                    )
-                ).all()
-                if isinstance(row, EventSubscription | Job)
-            }
-        )
-        for row_id, row in existing.items():
-            if row_id not in wanted:
-                await session.delete(row)
-        for wait in wanted.values():
-            if wait.id in existing or (wait.kind == "timer") != (model is Job):
-                continue
+    stored = {w.id: w for w in tree.before_view.waits} if tree.before_view else {}
+    gone = [w for w_id, w in stored.items() if w_id not in wanted]
+    for model, timers in ((Job, True), (EventSubscription, False)):
+        ids = sorted(w.id for w in gone if (w.kind == "timer") == timers)
+        if ids:
+            await session.execute(delete(model).where(model.id.in_(ids)))
+    for wait in wanted.values():
+        if wait.id not in stored:
             session.add(_wait_row(tree, wait))
 
 
@@ -854,8 +838,8 @@ def decision_history(
     )
 
 
-async def tree_instance_ids(session: AsyncSession, root_id: uuid.UUID) -> list[uuid.UUID]:
-    return [row.id for row in await _tree_instances(session, root_id)]
+async def tree_instance_ids(session: AsyncSession, tree: Tree) -> list[uuid.UUID]:
+    return [row.id for row in await _tree_instances(session, tree)]
 
 
 async def terminate_history(

@@ -198,8 +198,10 @@ async def _visible(session: AsyncSession, instance_id: str) -> ProcessInstance |
 
 
 async def _locked(session: AsyncSession, instance_id: str) -> tuple[execution.Tree, uuid.UUID]:
-    instance = await get_instance(session, instance_id)
-    return await execution.load_tree(session, instance.id), instance.id
+    parsed = uuid_or_none(instance_id)
+    if parsed is None:
+        raise NotFound("Process instance not found.")
+    return await execution.load_tree(session, parsed), parsed
 
 
 async def delete_instance(session: AsyncSession, instance_id: str, *, reason: str | None) -> None:
@@ -207,7 +209,7 @@ async def delete_instance(session: AsyncSession, instance_id: str, *, reason: st
     EXTERNALLY_TERMINATED, with open tasks and activities ended."""
     tree, _ = await _locked(session, instance_id)
     root = tree.root
-    instances = await execution.tree_instance_ids(session, root.id)
+    instances = await execution.tree_instance_ids(session, tree)
     await execution.terminate_history(session, instances, reason=reason)
     await session.delete(root)
 

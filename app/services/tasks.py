@@ -223,13 +223,17 @@ async def _sync_history(session: AsyncSession, task: Task) -> None:
 
 
 async def complete(
-    session: AsyncSession, task_id: str, *, variables: Mapping[str, TypedValue]
+    session: AsyncSession,
+    task_id: str,
+    *,
+    variables: Mapping[str, TypedValue],
+    with_variables: bool = False,
 ) -> dict[str, TypedValue]:
     """Complete a task and run the process on; returns the instance's variables after it
-    (for `withVariablesInReturn`). Two parallel completions complete it once: the second
-    waits for the lock and then finds no task (404)."""
-    found = await get_task(session, task_id)
-    tree, task = await execution.lock_task(session, found.id)
+    when asked (`withVariablesInReturn`). Two parallel completions complete it once: the
+    second waits for the lock and then finds no task (404)."""
+    task = await get_task(session, task_id)
+    tree = await execution.lock_task(session, task)
     instance = await session.get(type(tree.root), task.process_instance_id)
     if instance is None:
         raise NotFound("Task not found.")
@@ -239,6 +243,8 @@ async def complete(
     result = dict(variables)
     engine.complete_user_task(tree.workflow, task.id, {n: t.value for n, t in variables.items()})
     view = await execution.store(session, tree)
+    if not with_variables:
+        return {}
     for view_instance in view.instances:
         if view_instance.id == task.process_instance_id:
             result = {name: infer(value) for name, value in view_instance.variables.items()}
@@ -260,8 +266,8 @@ async def set_task_variables(
     modifications: Mapping[str, TypedValue],
     deletions: Sequence[str] = (),
 ) -> None:
-    found = await get_task(session, task_id)
-    tree, task = await execution.lock_task(session, found.id)
+    task = await get_task(session, task_id)
+    tree = await execution.lock_task(session, task)
     await change_variables(session, tree, task.process_instance_id, modifications, deletions)
 
 
