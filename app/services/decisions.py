@@ -69,7 +69,7 @@ async def _evaluate(
             evaluation=evaluation,
             tenant_id=history_tenant,
             user_id=current_context(session).user_id,
-            instance=None,
+            process=None,
         )
     )
     return [{name: infer(value) for name, value in rule.items()} for rule in matched]

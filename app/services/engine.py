@@ -299,6 +299,7 @@ class DecisionEvaluation:
     activity_id: str | None
     inputs: list[dict[str, Any]]
     outputs: list[dict[str, Any]]
+    workflow: Any = None  # the (sub)workflow of the business rule task; None over the API
 
 
 class _SandboxedDMNEngine(DMNEngine):  # type: ignore[misc]  # untyped base
@@ -397,6 +398,7 @@ class SandboxedScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # untype
                 activity_id=getattr(task.task_spec, "bpmn_id", None),
                 inputs=inputs,
                 outputs=[{"ruleOrder": n, "outputs": out} for n, out in enumerate(matched, 1)],
+                workflow=getattr(task, "workflow", None) if task.task_spec is not None else None,
             )
         )
         return [dict(out) for out in matched]

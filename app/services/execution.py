@@ -391,7 +391,7 @@ async def store(session: AsyncSession, tree: Tree) -> Snapshot:
     await _store_variables(session, tree, view, now, is_new=is_new)
     await _store_waits(session, tree, view, instance_ids, is_new=is_new)
     await _store_activities(session, tree, view, now)
-    _store_decisions(session, tree)
+    _store_decisions(session, tree, view)
     # Ended instances go last: their rows (and, by cascade, their tasks ...) must still be
     # there while the steps above end the tasks' history.
     for row in ended:
@@ -430,8 +430,12 @@ async def _store_instances(
     root_view = view.instances[0]
     if is_new and not root_view.completed:
         session.add(root)  # before the instances it calls: they reference it
+    known = {i.id for i in tree.before_view.instances} if tree.before_view else {root.id}
     for instance in view.instances:
         row = rows.get(instance.id)
+        if instance.id not in known and instance.completed:
+            # Called and ended within this command: history only.
+            session.add(await _historic_sub_instance(session, tree, instance, called[instance.key]))
         if row is None and not instance.completed:
             row = ProcessInstance(
                 id=instance.id,
@@ -447,7 +451,7 @@ async def _store_instances(
             )
             session.add(row)
             rows[instance.id] = row
-            session.add(_historic_sub_instance(tree, instance, called[instance.key]))
+            session.add(await _historic_sub_instance(session, tree, instance, called[instance.key]))
         if instance.completed:
             await _end_history(session, instance.id, "COMPLETED", instance.end_activity, now)
             if row is not None and _persisted(row):
@@ -459,16 +463,19 @@ async def _store_instances(
     return ended
 
 
-def _historic_sub_instance(
-    tree: Tree, instance: workflow_views.InstanceView, definition_id: str
+async def _historic_sub_instance(
+    session: AsyncSession, tree: Tree, instance: workflow_views.InstanceView, definition_id: str
 ) -> HistoricProcessInstance:
     root = tree.root
+    # Loaded when the engine was built: the identity map answers, no query.
+    definition = await session.get(ProcessDefinition, definition_id)
     return HistoricProcessInstance(
         id=instance.id,
         tenant_id=root.tenant_id,
         process_definition_id=definition_id,
         process_definition_key=instance.key,
-        process_definition_version=0,
+        process_definition_name=definition.name if definition else None,
+        process_definition_version=definition.version if definition else 0,
         business_key=root.business_key,
         start_user_id=root.started_by,
         super_process_instance_id=instance.super_id,
@@ -801,15 +808,20 @@ def _activity_name(tree: Tree, activity_id: str) -> str | None:
     return tree.model.names.get(activity_id)
 
 
-def _store_decisions(session: AsyncSession, tree: Tree) -> None:
-    """Decisions evaluated by business rule tasks: history in the instance's tenant (E2)."""
+def _store_decisions(session: AsyncSession, tree: Tree, view: Snapshot) -> None:
+    """Decisions evaluated by business rule tasks: history in the instance's tenant (E2),
+    under the (called) instance whose task evaluated it."""
+    owners = workflow_views.instance_workflows(tree.workflow, tree.root.id)
+    keys = {instance.id: instance.key for instance in view.instances}
     for evaluation in tree.engine.evaluations:
+        instance_id = owners.get(evaluation.workflow, tree.root.id)
+        key = keys.get(instance_id, tree.root.process_definition_key)
         session.add(
             decision_history(
                 evaluation=evaluation,
                 tenant_id=tree.root.tenant_id,
                 user_id=tree.root.started_by,
-                instance=tree.root,
+                process=(instance_id, tree.definition_of(instance_id, key), key),
             )
         )
     tree.engine.evaluations.clear()
@@ -820,17 +832,20 @@ def decision_history(
     evaluation: engine.DecisionEvaluation,
     tenant_id: str,
     user_id: str | None,
-    instance: ProcessInstance | None,
+    process: tuple[uuid.UUID, str, str] | None,
 ) -> HistoricDecisionInstance:
+    """A decision history row; `process` = (instance id, definition id, definition key) of
+    the instance that evaluated it, None for an evaluation over the API."""
+    instance_id, definition_id, definition_key = process or (None, None, None)
     decision = evaluation.decision
     return HistoricDecisionInstance(
         tenant_id=tenant_id,
         decision_definition_id=decision.definition_id,
         decision_definition_key=decision.key,
         decision_definition_name=decision.name,
-        process_instance_id=instance.id if instance else None,
-        process_definition_id=instance.process_definition_id if instance else None,
-        process_definition_key=instance.process_definition_key if instance else None,
+        process_instance_id=instance_id,
+        process_definition_id=definition_id,
+        process_definition_key=definition_key,
         activity_id=evaluation.activity_id,
         user_id=user_id,
         inputs=evaluation.inputs,

@@ -8,7 +8,15 @@ from typing import Any
 import httpx
 
 from tests.api.conftest import TenantMember, assert_problem
-from tests.api.runtime_fixtures import deploy_model, one_task, process, start, typed
+from tests.api.runtime_fixtures import (
+    approval,
+    deploy_model,
+    one_task,
+    process,
+    risk_decision,
+    start,
+    typed,
+)
 
 Headers = dict[str, str]
 
@@ -108,3 +116,23 @@ async def test_c8_called_element_tenant_id_may_name_only_the_instances_tenant(
     )
     assert sub["tenantId"] == "T1"
     assert await _get(client, "/task", tenant_b.headers) == []
+
+
+async def test_c8_e2_a_decision_taken_in_a_called_process_is_its_history_in_the_tenant(
+    client: httpx.AsyncClient, tenant_a: TenantMember
+) -> None:
+    headers = tenant_a.headers
+    rating_child = approval("child")  # a business rule task deciding `risk`, then a gateway
+    await deploy_model(
+        client,
+        headers,
+        {"parent.bpmn": caller(), "child.bpmn": rating_child, "risk.dmn": risk_decision()},
+        tenant="T1",
+    )
+    parent = await start(client, headers, "parent", variables=typed(amount=100))
+    [sub] = await _get(
+        client, "/history/process-instance", headers, superProcessInstanceId=parent["id"]
+    )
+    [decided] = await _get(client, "/history/decision-instance", headers)
+    assert (decided["processInstanceId"], decided["processDefinitionKey"]) == (sub["id"], "child")
+    assert (decided["tenantId"], decided["decisionDefinitionKey"]) == ("T1", "risk")
