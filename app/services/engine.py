@@ -108,6 +108,8 @@ class ProcessModel:
     embedded_specs: Mapping[str, Any]  # embedded subprocesses by element id
     attributes: Mapping[str, ActivityAttributes]  # by element id, embedded ones included
     called_keys: frozenset[str]  # the call activities' calledElement keys
+    # camunda:asyncBefore: the engine stops before these, a job of the instance continues.
+    async_before: frozenset[str]
     names: Mapping[str, str | None]  # element id -> name, for history
 
 
@@ -204,12 +206,14 @@ def parse_process_model(definition_id: str, key: str, xml: str) -> ProcessModel:
         if isinstance(element.tag, str) and element.get("id")
     }
     called = {a.called_element for a in attributes.values() if a.called_element}
+    async_before = _async_before(process, [spec, *embedded.values()])
     model = ProcessModel(
         key=key,
         spec=spec,
         embedded_specs=embedded,
         attributes=attributes,
         called_keys=frozenset(called),
+        async_before=async_before,
         names={
             element.get("id"): element.get("name")
             for element in process.iter()
@@ -218,6 +222,30 @@ def parse_process_model(definition_id: str, key: str, xml: str) -> ProcessModel:
     )
     _process_models.put(definition_id, model)
     return model
+
+
+def _async_before(process: Any, specs: list[Any]) -> frozenset[str]:
+    """Elements with camunda:asyncBefore="true" (user tasks excepted: they wait anyway).
+
+    SpiffWorkflow has no asynchronous continuations; marking the spec `manual` makes its
+    engine loop stop when the task is ready, exactly where Camunda commits and leaves the
+    rest to a job. The spec is this definition's own (the parse is cached per definition).
+    """
+    found = set()
+    for element in process.iter():
+        if (
+            not isinstance(element.tag, str)
+            or element.get(f"{{{CAMUNDA_NS}}}asyncBefore") != "true"
+        ):
+            continue
+        if etree.QName(element).localname == "userTask":
+            continue
+        for spec in specs:
+            task_spec = spec.task_specs.get(element.get("id"))
+            if task_spec is not None:
+                task_spec.manual = True
+                found.add(element.get("id"))
+    return frozenset(found)
 
 
 def _attributes(element: Any) -> ActivityAttributes:
@@ -328,12 +356,14 @@ class SandboxedScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # untype
         facts: Mapping[str, Any] | None = None,
         attributes: Mapping[str, ActivityAttributes] | None = None,
         embedded: frozenset[str] = frozenset(),
+        async_before: frozenset[str] = frozenset(),
     ) -> None:
         super().__init__(environment=None)
         self.decisions = dict(decisions or {})
         self.facts = dict(facts or {})
         self.attributes = attributes or {}
         self.embedded = embedded  # element ids of embedded subprocesses (not instances)
+        self.async_before = async_before  # element ids that wait for a job
         self.evaluations: list[DecisionEvaluation] = []
 
     def variables_of(self, task: Any, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -253,10 +253,12 @@ async def engine_for(
     subprocess_specs: dict[str, Any] = {}
     attributes: dict[str, ActivityAttributes] = {}
     embedded: set[str] = set()
+    async_before: set[str] = set()
     for current in models:
         subprocess_specs.update(current.embedded_specs)
         embedded.update(current.embedded_specs)
         attributes.update(current.attributes)
+        async_before.update(current.async_before)
     for key, current in zip(called, models[1:], strict=True):
         subprocess_specs[key] = current.spec
     script_engine = engine.SandboxedScriptEngine(
@@ -269,6 +271,7 @@ async def engine_for(
         },
         attributes=attributes,
         embedded=frozenset(embedded),
+        async_before=frozenset(async_before),
     )
     return script_engine, subprocess_specs
 
@@ -728,14 +731,14 @@ async def _store_waits(
     *,
     is_new: bool,
 ) -> None:
-    """Message/signal subscriptions and timer jobs: one row per waiting catch event (the
+    """Message/signal subscriptions, timer and async-continuation jobs: one row per wait (the
     stored ones are those that waited when the tree was loaded)."""
     live = {i.id for i in view.instances if not i.completed}
     wanted = {w.id: w for w in view.waits if w.instance_id in live}
     stored = {w.id: w for w in tree.before_view.waits} if tree.before_view else {}
     gone = [w for w_id, w in stored.items() if w_id not in wanted]
-    for model, timers in ((Job, True), (EventSubscription, False)):
-        ids = sorted(w.id for w in gone if (w.kind == "timer") == timers)
+    for model, jobs in ((Job, True), (EventSubscription, False)):
+        ids = sorted(w.id for w in gone if (w.kind in _JOB_KINDS) == jobs)
         if ids:
             await session.execute(delete(model).where(model.id.in_(ids)))
     for wait in wanted.values():
@@ -743,13 +746,16 @@ async def _store_waits(
             session.add(_wait_row(tree, wait))
 
 
+_JOB_KINDS = {"timer": "timer", "async": "async-continuation"}  # wait kind -> job type
+
+
 def _wait_row(tree: Tree, wait: workflow_views.WaitView) -> EventSubscription | Job:
-    if wait.kind == "timer":
+    if wait.kind in _JOB_KINDS:
         return Job(
             id=wait.id,
             tenant_id=tree.root.tenant_id,
             process_instance_id=wait.instance_id,
-            job_type="timer",
+            job_type=_JOB_KINDS[wait.kind],
             activity_id=wait.activity_id,
             due_date=datetime.fromisoformat(wait.due) if wait.due else None,
             acting_user=tree.root.started_by,

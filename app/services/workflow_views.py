@@ -65,7 +65,7 @@ class WaitView:
     id: uuid.UUID
     instance_id: uuid.UUID
     activity_id: str
-    kind: str  # message | signal | timer | conditional
+    kind: str  # message | signal | conditional | timer | async (camunda:asyncBefore)
     name: str | None
     due: str | None = None
 
@@ -183,7 +183,9 @@ def _project(
         into.activities.append(
             ActivityView(task.id, instance_id, bpmn_id, kind, ended=True, canceled=True)
         )
-    if task.state == TaskState.READY and spec.manual:
+    if task.state == TaskState.READY and bpmn_id in engine.async_before:
+        into.waits.append(WaitView(task.id, instance_id, bpmn_id, "async", None))
+    elif task.state == TaskState.READY and spec.manual:
         into.user_tasks.append(
             UserTaskView(
                 id=task.id,

@@ -205,3 +205,31 @@ async def test_the_variable_size_limit_is_a_setting(
         assert "text" in assert_problem(too_big, 400)["detail"]
         stored = await client.get(path, headers=tenant_a.headers)
         assert (await _json(stored))["value"] == "x" * 1000
+
+
+async def test_an_async_before_activity_waits_as_a_continuation_job(
+    client: httpx.AsyncClient, tenant_a: TenantMember, seed: Seed
+) -> None:
+    model = process(
+        "later",
+        """
+    <bpmn:startEvent id="start" />
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="calc" />
+    <bpmn:scriptTask id="calc" camunda:asyncBefore="true"><bpmn:script>done = 1</bpmn:script>
+    </bpmn:scriptTask>
+    <bpmn:sequenceFlow id="f2" sourceRef="calc" targetRef="end" />
+    <bpmn:endEvent id="end" />
+""",
+    )
+    await deploy_model(client, tenant_a.headers, {"l.bpmn": model}, tenant="T1")
+    started = await start(client, tenant_a.headers, "later", withVariablesInReturn=True)
+    assert started["ended"] is False and "done" not in started["variables"]
+    async with seed() as session:
+        [job] = (await session.scalars(select(Job))).all()
+        assert (job.job_type, job.activity_id, job.tenant_id) == (
+            "async-continuation",
+            "calc",
+            "T1",
+        )
+        assert job.acting_user == "t1-user"
+    assert await _json(await client.get("/task", headers=tenant_a.headers)) == []
