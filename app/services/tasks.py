@@ -168,6 +168,24 @@ async def get_task(session: AsyncSession, task_id: str) -> Task:
     return task
 
 
+async def _locked_task(session: AsyncSession, task_id: str) -> Task:
+    """The task row locked for this transaction, for the commands that change only the row
+    (claim, assign, update, identity links): two claims serialize (the second sees the
+    first's assignee: 409), and one racing a completion finds the task gone (404)."""
+    parsed = uuid_or_none(task_id)
+    task = None
+    if parsed is not None:
+        task = await session.scalar(
+            select(Task)
+            .where(Task.id == parsed)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    if task is None:
+        raise NotFound("Task not found.")
+    return task
+
+
 # --------------------------------------------------------------------------- commands
 
 
@@ -187,7 +205,7 @@ class TaskChanges:
 
 
 async def update_task(session: AsyncSession, task_id: str, changes: TaskChanges) -> None:
-    task = await get_task(session, task_id)
+    task = await _locked_task(session, task_id)
     if changes.tenant_id is not None and changes.tenant_id != task.tenant_id:
         raise TenantImmutable("The tenant of a task cannot be changed.")
     task.name = changes.name
@@ -201,14 +219,14 @@ async def update_task(session: AsyncSession, task_id: str, changes: TaskChanges)
 
 
 async def claim(session: AsyncSession, task_id: str, *, user_id: str) -> None:
-    task = await get_task(session, task_id)
+    task = await _locked_task(session, task_id)
     if task.assignee is not None and task.assignee != user_id:
         raise Conflict(f"Task {task.id} is already claimed by someone else.")
     await set_assignee(session, task_id, user_id=user_id)
 
 
 async def set_assignee(session: AsyncSession, task_id: str, *, user_id: str | None) -> None:
-    task = await get_task(session, task_id)
+    task = await _locked_task(session, task_id)
     task.assignee = user_id
     await _sync_history(session, task)
 
@@ -325,7 +343,7 @@ async def change_identity_link(
         raise BadRequest(f"type must be one of: {', '.join(IDENTITY_LINK_TYPES)}.")
     if link.group_id is not None and link.type != "candidate":
         raise BadRequest("A group can only be a candidate of a task.")
-    task = await get_task(session, task_id)
+    task = await _locked_task(session, task_id)
     if link.type == "candidate":
         column = "candidate_users" if link.user_id is not None else "candidate_groups"
         current: list[str] = list(getattr(task, column))

@@ -317,3 +317,19 @@ async def test_bad_variables_are_400_and_change_nothing(
     async with seed() as session:
         assert (await session.scalars(select(ProcessInstance))).all() == []
         assert (await session.scalars(select(HistoricProcessInstance))).all() == []
+
+
+async def test_two_parallel_claims_by_different_users_give_the_task_to_one(
+    client: httpx.AsyncClient, seed: Seed, settings: Settings, world: dict[str, str]
+) -> None:
+    ann = await member(seed, settings, "ann", tenants=["T1"])
+    bob = await member(seed, settings, "bob", tenants=["T1"])
+    await start(client, ann, "p")
+    [task] = await _tasks(client, ann)
+    responses = await asyncio.gather(
+        *(client.post(f"/task/{task['id']}/claim", json={}, headers=h) for h in (ann, bob))
+    )
+    assert sorted(r.status_code for r in responses) == [204, 409]
+    [claimed] = await _tasks(client, ann)
+    winner = "ann" if responses[0].status_code == 204 else "bob"
+    assert claimed["assignee"] == winner
