@@ -427,6 +427,16 @@ def resolution_tenant(session: AsyncSession | Session, explicit: str | None) -> 
     return next(iter(tenants), None)
 
 
+def runtime_tenant(session: AsyncSession | Session, explicit: str | None) -> str:
+    """The tenant new runtime data (an instance, a decision's history) belongs to when no
+    definition gives one: `resolution_tenant`, except that runtime data is never shared
+    (C6), so a caller of no tenant (an admin without memberships) must name one (400)."""
+    tenant = resolution_tenant(session, explicit)
+    if tenant is None:
+        raise TenantRequired("Runtime data belongs to a tenant: name one (tenant-id/{tenantId}).")
+    return tenant
+
+
 # --------------------------------------------------------------------------- layer 2: RLS
 
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import BadRequest
-from app.core.tenancy import current_context
+from app.core.tenancy import current_context, runtime_tenant
 from app.models.repository import DecisionDefinition
 from app.services import engine, execution
 from app.services.definitions import get_definition, resolve_effective
@@ -59,7 +59,7 @@ async def _evaluate(
     explicit_tenant: str | None,
     variables: Mapping[str, TypedValue],
 ) -> list[dict[str, TypedValue]]:
-    history_tenant = definition.tenant_id or execution.runtime_tenant(session, explicit_tenant)
+    history_tenant = definition.tenant_id or runtime_tenant(session, explicit_tenant)
     model = await execution.decision_model(session, definition)
     matched, evaluation = engine.evaluate_decision(
         model, {name: typed.value for name, typed in variables.items()}

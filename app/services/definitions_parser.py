@@ -85,16 +85,18 @@ def parse_resource(filename: str, data: bytes) -> list[ParsedDefinition]:
         suffixes = ", ".join(BPMN_SUFFIXES + DMN_SUFFIXES)
         raise BadRequest(f"{label}: not a BPMN or DMN resource ({suffixes})")
     check_xml(data, filename=filename, max_depth=UploadLimits().max_xml_depth)
-    parser = etree.XMLParser(
-        resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False
-    )
     try:
-        root = etree.fromstring(data, parser)
+        root = etree.fromstring(data, hardened_xml_parser())
     except etree.XMLSyntaxError as exc:
         raise BadRequest(f"{label}: not well-formed XML ({_clean(str(exc))})") from None
     if filename.lower().endswith(BPMN_SUFFIXES):
         return _parse_bpmn(root, filename, label)
     return _parse_dmn(root, filename, label)
+
+
+def hardened_xml_parser() -> Any:
+    """lxml without entities, DTDs or network (check_xml has refused them already)."""
+    return etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False)
 
 
 # --- BPMN ------------------------------------------------------------------------------------

@@ -22,7 +22,6 @@ computes. Here:
 from __future__ import annotations
 
 import json
-import re
 import threading
 import uuid
 from collections import OrderedDict
@@ -46,6 +45,8 @@ from SpiffWorkflow.util.task import TaskState
 
 from app.core import expressions
 from app.core.errors import BadRequest
+from app.services.definitions_parser import hardened_xml_parser
+from app.services.model_checks import is_timer_literal
 
 CAMUNDA_NS: Final = "http://camunda.org/schema/1.0/bpmn"
 BPMN_NS: Final = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -54,12 +55,6 @@ MAX_STEPS: Final = 500  # engine steps in one command before it is called an end
 # unseen and the instance silently stuck. Bounding the task count keeps the depth below it.
 MAX_TASKS: Final = 900
 MODEL_CACHE_SIZE: Final = 512
-# Timer literals as Camunda models write them, unquoted: a duration, a cycle, a date.
-_ISO_TIMER = re.compile(
-    r"R\d*/\S+"
-    r"|P(?=\d|T\d)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?"
-    r"|\d{4}-\d\d-\d\d([T ][\d:.]+(Z|[+-]\d\d:?\d\d)?)?"
-)
 
 
 class ModelError(BadRequest):
@@ -107,7 +102,6 @@ class ProcessModel:
     spec: Any  # BpmnProcessSpec
     embedded_specs: Mapping[str, Any]  # embedded subprocesses by element id
     attributes: Mapping[str, ActivityAttributes]  # by element id, embedded ones included
-    called_keys: frozenset[str]  # the call activities' calledElement keys
     # camunda:asyncBefore: the engine stops before these, a job of the instance continues.
     async_before: frozenset[str]
     names: Mapping[str, str | None]  # element id -> name, for history
@@ -205,14 +199,12 @@ def parse_process_model(definition_id: str, key: str, xml: str) -> ProcessModel:
         for element in process.iter()
         if isinstance(element.tag, str) and element.get("id")
     }
-    called = {a.called_element for a in attributes.values() if a.called_element}
     async_before = _async_before(process, [spec, *embedded.values()])
     model = ProcessModel(
         key=key,
         spec=spec,
         embedded_specs=embedded,
         attributes=attributes,
-        called_keys=frozenset(called),
         async_before=async_before,
         names={
             element.get("id"): element.get("name")
@@ -313,7 +305,7 @@ def parse_decision_model(definition_id: str, key: str, xml: str) -> DecisionMode
 
 def _xml_parser() -> Any:
     # The resource passed the deploy-time checks; parse it with the same hardening anyway.
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    return hardened_xml_parser()
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -377,7 +369,7 @@ class SandboxedScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # untype
 
     def evaluate(self, task: Any, expression: str, external_context: Any = None) -> Any:
         text = expression.strip()
-        if _ISO_TIMER.fullmatch(text):  # Camunda writes timer literals without quotes
+        if is_timer_literal(text):  # Camunda writes timer literals without quotes
             return text
         try:
             return expressions.evaluate(text, self.variables_of(task, external_context))

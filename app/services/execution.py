@@ -27,8 +27,8 @@ from sqlalchemy import delete, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import expressions
-from app.core.errors import BadRequest, NotFound, TenantRequired
-from app.core.tenancy import current_context, resolution_tenant
+from app.core.errors import BadRequest, NotFound
+from app.core.tenancy import current_context
 from app.models.history import (
     HistoricActivityInstance,
     HistoricDecisionInstance,
@@ -53,7 +53,6 @@ class Tree:
     """One root instance and everything the engine needs to act on it."""
 
     root: ProcessInstance
-    definition: ProcessDefinition
     model: ProcessModel
     workflow: Any
     engine: engine.SandboxedScriptEngine
@@ -65,7 +64,11 @@ class Tree:
     # Types given explicitly in this command (Long, Date ...) win over inference.
     declared: dict[tuple[uuid.UUID, str], str] = field(default_factory=dict)
     ended_by: str = "completed"  # why user tasks that disappear ended
-    is_new: bool = False  # started in this command: no rows exist yet
+
+    @property
+    def is_new(self) -> bool:
+        """Started in this command: no rows exist yet (nothing was loaded)."""
+        return self.before_view is None
 
     def definition_of(self, instance_id: uuid.UUID, key: str) -> str:
         """The definition id of an instance of the tree (the root's, or a bound call's)."""
@@ -75,16 +78,6 @@ class Tree:
 
 
 # --------------------------------------------------------------------------- models
-
-
-def runtime_tenant(session: AsyncSession, explicit: str | None) -> str:
-    """The tenant new runtime data is for, when no definition gives one: the explicit tenant
-    (403 unless a member) or the caller's only tenant. Runtime rows are never shared (C6),
-    so a caller of no tenant (an admin without memberships) must name one."""
-    tenant = resolution_tenant(session, explicit)
-    if tenant is None:
-        raise TenantRequired("Runtime data belongs to a tenant: name one (tenant-id/{tenantId}).")
-    return tenant
 
 
 async def process_model(session: AsyncSession, definition: ProcessDefinition) -> ProcessModel:
@@ -127,11 +120,11 @@ async def _bind_called(
                 calling=calling,
                 tenant_id=tenant_id,
             )
+            assert isinstance(called, ProcessDefinition)  # missing_ok=False: never None
             if bound.get(key, called.id) != called.id:
                 raise ModelError(f"{element}: calls {key!r} in two versions; Tessera binds one")
             if key not in bound:
                 bound[key] = called.id
-                assert isinstance(called, ProcessDefinition)
                 todo.append((await process_model(session, called), called))
     return bound
 
@@ -145,7 +138,10 @@ async def _resolve_reference(
     *,
     calling: ProcessDefinition,
     tenant_id: str,
-) -> ProcessDefinition | DecisionDefinition:
+    missing_ok: bool = False,
+) -> ProcessDefinition | DecisionDefinition | None:
+    """The definition a model element references; a reference into another tenant is
+    always an error, a missing definition only unless `missing_ok`."""
     binding = binding or engine.Binding()
     scope = _reference_scope(element, binding.tenant_id, tenant_id)
     version = None
@@ -161,7 +157,7 @@ async def _resolve_reference(
         version_tag=binding.version_tag,
         deployment_id=calling.deployment_id,
     )
-    if found is None:
+    if found is None and not missing_ok:
         what = "process" if model is ProcessDefinition else "decision"
         raise ModelError(
             f"{element}: no {what} {key!r} ({binding.binding} binding) is deployed for "
@@ -222,20 +218,20 @@ async def _resolve_decisions(
         for element, attributes in model.attributes.items():
             if attributes.decision_ref is None:
                 continue
-            try:
-                found = await _resolve_reference(
-                    session,
-                    DecisionDefinition,
-                    attributes.decision_ref,
-                    attributes.decision_ref_binding,
-                    element,
-                    calling=calling,
-                    tenant_id=tenant_id,
-                )
-            except ModelError:
-                if (attributes.decision_ref_binding or engine.Binding()).binding == "latest":
-                    continue
-                raise
+            binding = attributes.decision_ref_binding or engine.Binding()
+            found = await _resolve_reference(
+                session,
+                DecisionDefinition,
+                attributes.decision_ref,
+                binding,
+                element,
+                calling=calling,
+                tenant_id=tenant_id,
+                # The latest version may still be deployed before the task runs.
+                missing_ok=binding.binding == "latest",
+            )
+            if found is None:
+                continue
             assert isinstance(found, DecisionDefinition)
             decisions[element] = await decision_model(session, found)
     return decisions
@@ -310,7 +306,7 @@ async def start_tree(
     initiators = [a.initiator for a in model.attributes.values() if a.initiator]
     start_values.update(dict.fromkeys(initiators, user_id))
     engine.set_start_variables(workflow, start_values)
-    tree = Tree(root, definition, model, workflow, script_engine, is_new=True)
+    tree = Tree(root, model, workflow, script_engine)
     tree.declared = {(instance_id, name): typed.type for name, typed in variables.items()}
     session.add(
         HistoricProcessInstance(
@@ -358,7 +354,7 @@ async def load_tree(session: AsyncSession, instance_id: uuid.UUID) -> Tree:
         session, root, definition, model, root.called_definitions or {}
     )
     workflow = engine.restore(root.state, model, specs, script_engine)
-    tree = Tree(root, definition, model, workflow, script_engine)
+    tree = Tree(root, model, workflow, script_engine)
     tree.before_view = workflow_views.snapshot(workflow, root.id, root.process_definition_key)
     for view in tree.before_view.activities:
         tree.before[view.id] = _ENDED_BEFORE if view.ended else _REACHED_BEFORE
@@ -383,16 +379,12 @@ async def store(session: AsyncSession, tree: Tree) -> Snapshot:
     root = tree.root
     view = workflow_views.snapshot(tree.workflow, root.id, root.process_definition_key)
     now = datetime.now(UTC)
-    is_new = tree.is_new
-    existing = [] if is_new else await _tree_instances(session, tree)
+    existing = [root] if tree.is_new else await _tree_instances(session, tree)
     by_id = {row.id: row for row in existing}
-    if is_new:
-        by_id[root.id] = root
-    ended = await _store_instances(session, tree, view, by_id, now, is_new=is_new)
-    instance_ids = [i.id for i in view.instances]
-    await _store_tasks(session, tree, view, instance_ids, now, is_new=is_new)
-    await _store_variables(session, tree, view, now, is_new=is_new)
-    await _store_waits(session, tree, view, instance_ids, is_new=is_new)
+    ended = await _store_instances(session, tree, view, by_id, now)
+    await _store_tasks(session, tree, view, now)
+    await _store_variables(session, tree, view, now)
+    await _store_waits(session, tree, view)
     await _store_activities(session, tree, view, now)
     _store_decisions(session, tree, view)
     # Ended instances go last: their rows (and, by cascade, their tasks ...) must still be
@@ -422,8 +414,6 @@ async def _store_instances(
     view: Snapshot,
     rows: dict[uuid.UUID, ProcessInstance],
     now: datetime,
-    *,
-    is_new: bool,
 ) -> list[ProcessInstance]:
     """Insert the instances a call activity started, end the history of those that ended,
     and save the state; returns the stored rows of ended instances, for deletion."""
@@ -431,7 +421,7 @@ async def _store_instances(
     called = root.called_definitions or {}
     ended: list[ProcessInstance] = []
     root_view = view.instances[0]
-    if is_new and not root_view.completed:
+    if tree.is_new and not root_view.completed:
         session.add(root)  # before the instances it calls: they reference it
     known = {i.id for i in tree.before_view.instances} if tree.before_view else {root.id}
     for instance in view.instances:
@@ -504,15 +494,7 @@ async def _end_history(
     )
 
 
-async def _store_tasks(
-    session: AsyncSession,
-    tree: Tree,
-    view: Snapshot,
-    instance_ids: list[uuid.UUID],
-    now: datetime,
-    *,
-    is_new: bool,
-) -> None:
+async def _store_tasks(session: AsyncSession, tree: Tree, view: Snapshot, now: datetime) -> None:
     # The stored rows are the user tasks that were waiting when the tree was loaded.
     existing = {task.id for task in tree.before_view.user_tasks} if tree.before_view else set()
     waiting = {task.id for task in view.user_tasks}
@@ -614,11 +596,11 @@ def _date(text: str | None, data: Mapping[str, Any], element: str) -> datetime |
 
 
 async def _store_variables(
-    session: AsyncSession, tree: Tree, view: Snapshot, now: datetime, *, is_new: bool
+    session: AsyncSession, tree: Tree, view: Snapshot, now: datetime
 ) -> None:
     instance_ids = [i.id for i in view.instances]
     rows: dict[tuple[uuid.UUID, str], Variable] = {}
-    if not is_new:
+    if not tree.is_new:
         for stored in await session.scalars(
             select(Variable).where(Variable.process_instance_id.in_(instance_ids))
         ):
@@ -653,7 +635,7 @@ async def _store_variables(
                 await session.delete(row)
     if changed:
         keys = {i.id: i.key for i in view.instances}
-        await _store_variable_history(session, tree, changed, keys, is_new=is_new)
+        await _store_variable_history(session, tree, changed, keys)
 
 
 def typed_variables(tree: Tree, instance: workflow_views.InstanceView) -> dict[str, TypedValue]:
@@ -683,14 +665,12 @@ async def _store_variable_history(
     tree: Tree,
     changed: Mapping[tuple[uuid.UUID, str], TypedValue | None],
     keys: Mapping[uuid.UUID, str],
-    *,
-    is_new: bool,
 ) -> None:
     names = sorted({name for _, name in changed})
     instance_ids = sorted({instance for instance, _ in changed})
     history = (
         {}
-        if is_new
+        if tree.is_new
         else {
             (row.process_instance_id, row.name): row
             for row in await session.scalars(
@@ -723,14 +703,7 @@ async def _store_variable_history(
             row.type, row.value, row.state = typed.type, typed.value, "CREATED"
 
 
-async def _store_waits(
-    session: AsyncSession,
-    tree: Tree,
-    view: Snapshot,
-    instance_ids: list[uuid.UUID],
-    *,
-    is_new: bool,
-) -> None:
+async def _store_waits(session: AsyncSession, tree: Tree, view: Snapshot) -> None:
     """Message/signal subscriptions, timer and async-continuation jobs: one row per wait (the
     stored ones are those that waited when the tree was loaded)."""
     live = {i.id for i in view.instances if not i.completed}

@@ -46,7 +46,7 @@ class GroupFilter:
         if self.type is not None:
             statement = statement.where(Group.type == self.type)
         if self.member is not None:
-            statement = statement.where(Group.id.in_(_groups_of_user(self.member)))
+            statement = statement.where(Group.id.in_(groups_of_user(self.member)))
         if self.member_of_tenant is not None:
             statement = statement.where(
                 Group.id.in_(
@@ -58,7 +58,8 @@ class GroupFilter:
         return statement
 
 
-def _groups_of_user(user_id: str) -> Any:
+def groups_of_user(user_id: str) -> Any:
+    """The ids of a user's groups, as a subquery (also the task service's candidateUser)."""
     return select(GroupMembership.group_id).where(GroupMembership.user_id == user_id)
 
 
@@ -157,7 +158,7 @@ async def groups_of_user_with_members(
         raise NotFound("User not found.")
     groups = (
         await session.scalars(
-            select(Group).where(Group.id.in_(_groups_of_user(user_id))).order_by(Group.id)
+            select(Group).where(Group.id.in_(groups_of_user(user_id))).order_by(Group.id)
         )
     ).all()
     members = (

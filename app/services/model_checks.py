@@ -39,7 +39,18 @@ _TIMERS: Final = ("timeDate", "timeDuration", "timeCycle")
 _MULTI_INSTANCE: Final = ("loopCardinality", "completionCondition")
 DMN_LANGUAGES: Final = frozenset({"juel", "feel", "http://www.omg.org/spec/feel/20140401"})
 _DMN_EXPRESSIONS: Final = ("inputExpression", "inputEntry", "outputEntry")
-_ISO_TIMER: Final = re.compile(r"\s*(R\d*/\S+|P[\dYMWDTHS.]+|\d{4}-\d\d-\d\d[\dT:.Z+\- ]*)\s*")
+# Timer literals as Camunda models write them, unquoted: a duration, a cycle, a date.
+_ISO_TIMER: Final = re.compile(
+    r"R\d*/\S+"
+    r"|P(?=\d|T\d)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?"
+    r"|\d{4}-\d\d-\d\d([T ][\d:.]+(Z|[+-]\d\d:?\d\d)?)?"
+)
+
+
+def is_timer_literal(text: str) -> bool:
+    """A timer definition written as an ISO 8601 literal (not an expression): deploy checks
+    and the engine at run time use this one rule."""
+    return _ISO_TIMER.fullmatch(text.strip()) is not None
 
 
 def check_bpmn(processes: list[Any], label: str) -> None:
@@ -69,7 +80,7 @@ def _check_element(element: Any, label: str) -> None:
     if name == "conditionExpression" or name in _MULTI_INSTANCE:
         _language(element, "language", label)
         _expression(element.text or "", where, label)
-    elif name in _TIMERS and not _ISO_TIMER.fullmatch(element.text or ""):
+    elif name in _TIMERS and not is_timer_literal(element.text or ""):
         _expression(element.text or "", where, label)
     elif name == "scriptTask":
         _language(element, "scriptFormat", label)

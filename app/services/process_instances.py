@@ -33,6 +33,7 @@ from app.core.filters import (
     where_like,
 )
 from app.core.pagination import Page, Sorting, count_rows
+from app.core.tenancy import runtime_tenant
 from app.models.repository import ProcessDefinition
 from app.models.runtime import ProcessInstance, Task, Variable
 from app.services import engine, execution, workflow_views
@@ -62,7 +63,7 @@ async def start_by_id(
         raise BadRequest("A start by definition id takes no tenantId or withoutTenantId.")
     definition = await get_definition(session, ProcessDefinition, definition_id)
     assert isinstance(definition, ProcessDefinition)
-    tenant = definition.tenant_id or execution.runtime_tenant(session, None)
+    tenant = definition.tenant_id or runtime_tenant(session, None)
     return await _start(session, definition, tenant, business_key, variables)
 
 
@@ -76,11 +77,11 @@ async def start_by_key(
     variables: Mapping[str, TypedValue],
 ) -> Started:
     if without_tenant:
-        tenant = execution.runtime_tenant(session, tenant_id)
+        tenant = runtime_tenant(session, tenant_id)
         definition = await resolve_effective(session, ProcessDefinition, key, without_tenant=True)
     else:
         definition = await resolve_effective(session, ProcessDefinition, key, tenant_id=tenant_id)
-        tenant = definition.tenant_id or execution.runtime_tenant(session, tenant_id)
+        tenant = definition.tenant_id or runtime_tenant(session, tenant_id)
     assert isinstance(definition, ProcessDefinition)
     return await _start(session, definition, tenant, business_key, variables)
 
@@ -299,36 +300,51 @@ async def activity_tree(session: AsyncSession, instance_id: str) -> dict[str, An
     )
     workflow = engine.restore(root.state, model, specs, script_engine)
     children = workflow_views.activity_children(workflow, instance.id, root.id)
-    return {
-        "id": str(instance.id),
-        "parentActivityInstanceId": None,
-        "activityId": instance.process_definition_id,
-        "activityType": "processDefinition",
-        "activityName": definition.name if instance.id == root.id else None,
-        "name": definition.name if instance.id == root.id else None,
-        "processInstanceId": str(instance.id),
-        "processDefinitionId": instance.process_definition_id,
-        "childActivityInstances": [_activity_json(c, instance) for c in children],
-        "childTransitionInstances": [],
-        "executionIds": [str(instance.id)],
-        "incidentIds": [],
-        "incidents": [],
-    }
+    own = await session.get(ProcessDefinition, instance.process_definition_id)
+    return _activity_json(
+        str(instance.id),
+        None,
+        instance.process_definition_id,
+        "processDefinition",
+        own.name if own else None,
+        children,
+        instance,
+    )
 
 
-def _activity_json(node: workflow_views.ActivityNode, instance: ProcessInstance) -> dict[str, Any]:
+def _activity_json(
+    node_id: str,
+    parent: str | None,
+    activity_id: str,
+    activity_type: str,
+    name: str | None,
+    children: list[workflow_views.ActivityNode],
+    instance: ProcessInstance,
+) -> dict[str, Any]:
+    """One node of Camunda's activity instance tree: the instance itself, or an activity."""
     return {
-        "id": f"{node.activity_id}:{node.id}",
-        "parentActivityInstanceId": node.parent,
-        "activityId": node.activity_id,
-        "activityType": node.activity_type,
-        "activityName": node.name,
-        "name": node.name,
+        "id": node_id,
+        "parentActivityInstanceId": parent,
+        "activityId": activity_id,
+        "activityType": activity_type,
+        "activityName": name,
+        "name": name,
         "processInstanceId": str(instance.id),
         "processDefinitionId": instance.process_definition_id,
-        "childActivityInstances": [_activity_json(c, instance) for c in node.children],
+        "childActivityInstances": [
+            _activity_json(
+                f"{c.activity_id}:{c.id}",
+                c.parent,
+                c.activity_id,
+                c.activity_type,
+                c.name,
+                c.children,
+                instance,
+            )
+            for c in children
+        ],
         "childTransitionInstances": [],
-        "executionIds": [str(node.id)],
+        "executionIds": [node_id.rsplit(":", 1)[-1]],
         "incidentIds": [],
         "incidents": [],
     }

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, String, func, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import BadRequest, Conflict, NotFound, TenantImmutable
+from app.core.errors import BadRequest, Conflict, NotFound
 from app.core.filters import (
     TenantSelector,
     refuse_both,
@@ -26,12 +27,11 @@ from app.core.filters import (
     where_like,
 )
 from app.core.pagination import Page, Sorting, count_rows
-from app.core.tenancy import current_context
 from app.models.history import HistoricTask
-from app.models.identity import GroupMembership
 from app.models.repository import ProcessDefinition
 from app.models.runtime import Task
 from app.services import engine, execution, workflow_views
+from app.services.groups import groups_of_user
 from app.services.process_instances import change_variables, instance_variables, require_active
 from app.services.variables import TypedValue, infer
 
@@ -49,7 +49,6 @@ class TaskFilter:
     assigned: bool = False
     unassigned: bool = False
     candidate_groups: Sequence[str] | None = None
-    candidate_user_groups: Sequence[str] | None = None  # resolved from candidateUser
     candidate_user: str | None = None
     include_assigned: bool = False
     active: bool = False
@@ -95,10 +94,15 @@ class TaskFilter:
         if self.candidate_groups is not None:
             conditions.append(Task.candidate_groups.overlap(list(self.candidate_groups)))
         if self.candidate_user is not None:
-            by_user = Task.candidate_users.contains([self.candidate_user])
-            groups = list(self.candidate_user_groups or ())
+            # Camunda: offered to the user, or to one of the user's groups.
+            groups = func.array(
+                groups_of_user(self.candidate_user).scalar_subquery(), type_=ARRAY(String)
+            )
             conditions.append(
-                or_(by_user, Task.candidate_groups.overlap(groups)) if groups else by_user
+                or_(
+                    Task.candidate_users.contains([self.candidate_user]),
+                    Task.candidate_groups.overlap(groups),
+                )
             )
         if not conditions:
             return statement
@@ -124,38 +128,14 @@ _SORT_COLUMNS = {
 }
 
 
-async def with_candidate_user_groups(session: AsyncSession, filters: TaskFilter) -> TaskFilter:
-    """`candidateUser=u` also matches tasks offered to u's groups (Camunda's rule)."""
-    if filters.candidate_user is None:
-        return filters
-    context = current_context(session)
-    if filters.candidate_user == context.user_id:
-        groups = sorted(context.group_ids)
-    else:
-        groups = list(
-            await session.scalars(
-                select(GroupMembership.group_id).where(
-                    GroupMembership.user_id == filters.candidate_user
-                )
-            )
-        )
-    return TaskFilter(**{**_fields(filters), "candidate_user_groups": groups})
-
-
-def _fields(filters: TaskFilter) -> dict[str, Any]:
-    return {name: getattr(filters, name) for name in TaskFilter.__slots__}
-
-
 async def list_tasks(
     session: AsyncSession, *, filters: TaskFilter, sorting: Sorting, page: Page
 ) -> Sequence[Task]:
-    filters = await with_candidate_user_groups(session, filters)
     statement = sorting.apply(filters.apply(select(Task)), _SORT_COLUMNS, tiebreak=Task.id)
     return (await session.scalars(page.apply(statement))).all()
 
 
 async def count_tasks(session: AsyncSession, *, filters: TaskFilter) -> int:
-    filters = await with_candidate_user_groups(session, filters)
     return await count_rows(session, filters.apply(select(Task)))
 
 
@@ -206,8 +186,10 @@ class TaskChanges:
 
 async def update_task(session: AsyncSession, task_id: str, changes: TaskChanges) -> None:
     task = await _locked_task(session, task_id)
-    if changes.tenant_id is not None and changes.tenant_id != task.tenant_id:
-        raise TenantImmutable("The tenant of a task cannot be changed.")
+    if changes.tenant_id is not None:
+        # Camunda sends the task's tenant back; another one is refused by the tenancy core
+        # (TenantImmutable at flush, C10), not by a rule of this service.
+        task.tenant_id = changes.tenant_id
     task.name = changes.name
     task.description = changes.description
     task.assignee = changes.assignee
@@ -216,6 +198,7 @@ async def update_task(session: AsyncSession, task_id: str, changes: TaskChanges)
     task.due = changes.due
     task.follow_up = changes.follow_up
     await _sync_history(session, task)
+    await session.flush()
 
 
 async def claim(session: AsyncSession, task_id: str, *, user_id: str) -> None:
@@ -258,17 +241,15 @@ async def complete(
     require_active(instance)
     for name, typed in variables.items():
         tree.declared[(task.process_instance_id, name)] = typed.type
-    result = dict(variables)
     engine.complete_user_task(tree.workflow, task.id, {n: t.value for n, t in variables.items()})
     view = await execution.store(session, tree)
     if not with_variables:
         return {}
-    for view_instance in view.instances:
-        if view_instance.id == task.process_instance_id:
-            result = {name: infer(value) for name, value in view_instance.variables.items()}
-            if not view_instance.completed:
-                result = await instance_variables(session, view_instance.id) or result
-    return result
+    [after] = [i for i in view.instances if i.id == task.process_instance_id]
+    # Still running: the rows just stored (with their kept types); ended: the last values.
+    if after.completed:
+        return execution.typed_variables(tree, after)
+    return await instance_variables(session, after.id)
 
 
 async def task_variables(session: AsyncSession, task_id: str) -> dict[str, TypedValue]:

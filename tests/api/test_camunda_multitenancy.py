@@ -950,8 +950,8 @@ async def test_c8_e1_decision_ref_tenant_id_never_reaches_into_another_tenant(
 ) -> None:
     """MT.MultiTenancyBusinessRuleTaskTest.testEvaluateDecisionTenantIdConstant, started for T2.
     Camunda: evaluates tenant1's decision whoever runs the process; DESIGN §3 (C8): decision
-    references resolve inside the instance's tenant, so a T2 instance never evaluates T1's
-    decision (it evaluates T2's own or fails, and T1 gets no history row)."""
+    references resolve inside the instance's tenant, so naming T1 from a T2 instance fails the
+    start (400, nothing stored) and T1 gets no history row."""
     await deploy_model(
         client,
         callers.admin,
@@ -962,10 +962,8 @@ async def test_c8_e1_decision_ref_tenant_id_never_reaches_into_another_tenant(
     response = await post_start(
         client, callers.t2, "rule", variables=typed(amount=600), withVariablesInReturn=True
     )
-    if response.status_code == 200:
-        assert response.json()["variables"]["result"]["value"] == "C"
-    else:
-        assert_problem(response, 400)
+    assert "T1" in assert_problem(response, 400)["detail"]
+    assert await get_json(client, "/process-instance", callers.t2) == []
     assert await get_json(client, "/history/decision-instance", callers.t1) == []
 
 

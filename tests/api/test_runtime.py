@@ -228,9 +228,15 @@ async def test_claim_complete_and_the_instance_ends_with_its_history(
     history = await client.get(
         "/history/process-instance", params={"processInstanceId": started["id"]}, headers=headers
     )
-    if history.status_code == 200:  # the history resource may not be mounted yet
-        [row] = history.json()
-        assert (row["state"], row["businessKey"]) == ("COMPLETED", "order-1")
+    assert history.status_code == 200, history.text
+    [row] = history.json()
+    assert (row["state"], row["businessKey"]) == ("COMPLETED", "order-1")
+    tasks = await client.get(
+        "/history/task", params={"processInstanceId": started["id"]}, headers=headers
+    )
+    [done_task] = tasks.json()
+    assert (done_task["deleteReason"], done_task["assignee"]) == ("completed", "t1-user")
+    assert done_task["endTime"] is not None
 
 
 async def test_two_parallel_completions_complete_the_task_once(
