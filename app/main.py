@@ -16,10 +16,14 @@ from app.api import (
     decisions,
     definitions,
     deployments,
+    external_tasks,
     groups,
     health,
     history,
+    incidents,
+    messages,
     process_instances,
+    signals,
     tasks,
     tenants,
     users,
@@ -30,6 +34,7 @@ from app.core.db import create_engine, create_session_factory, refuse_privileged
 from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging
 from app.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from app.core.notifications import WorkNotifier
 from app.core.tenancy import TenancyContext
 from app.services.principal import PrincipalCache
 from app.services.users import ensure_admin
@@ -59,9 +64,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.session_factory = create_session_factory(engine)
             app.state.redis = redis
             app.state.principals = PrincipalCache()
+            app.state.notifier = WorkNotifier(redis)
+            await app.state.notifier.start()
             await _ensure_configured_admin(app, settings)
             yield
         finally:
+            if getattr(app.state, "notifier", None) is not None:
+                await app.state.notifier.stop()
             await redis.aclose()
             await engine.dispose()
 
@@ -92,6 +101,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         decisions.router,
         process_instances.router,
         tasks.router,
+        messages.router,
+        signals.router,
+        external_tasks.router,
+        external_tasks.log_router,
+        incidents.router,
     ):
         app.include_router(router)
     return app

@@ -10,7 +10,7 @@ B. `POST /task/{id}/complete` with one variable, wrk rotating over open task ids
    and PostgreSQL CPU per command from /proc. Targets: ≥ 500 per second each.
 C. Baseline, same run: SpiffWorkflow alone in this process on the same model, in memory
    (`new_workflow` + `set_start_variables` + `run` + `serialize` per start; `restore` +
-   `complete_user_task` + `serialize` per completion). Info: the services in-process
+   `complete_task` + `serialize` per completion). Info: the services in-process
    (`start_by_key`, `tasks.complete`, a unit of work each, 8 at a time under uvloop) with
    their SQL statements, and one bare asyncpg round trip. They split the server's CPU into
    engine, rest of the service (ORM, tenancy, asyncpg) and HTTP (JSON, JWT + principal).
@@ -267,7 +267,7 @@ async def engine_baseline(rounds: int, ops: int) -> dict[str, Samples]:
     def complete(i: int) -> str:  # a state is restored afresh each time: reuse is fine
         state, task_id = states[i % len(states)]
         workflow = engine.restore(state, model, {}, script_engine())
-        engine.complete_user_task(workflow, task_id, done)
+        engine.complete_task(workflow, task_id, done)
         return engine.serialize(workflow)
 
     def timed(function: Callable[[int], str]) -> Callable[[int], Awaitable[None]]:

@@ -25,6 +25,7 @@ from app.core.config import Settings
 from app.core.db import unit_of_work
 from app.core.errors import BadRequest, Unauthorized
 from app.core.logging import tenant_ids_var, user_id_var
+from app.core.notifications import bind_notifier
 from app.core.pagination import Page, Sorting, SortOrder, make_page
 from app.core.security import read_access_token
 from app.core.tenancy import Principal, TenancyContext, current_context
@@ -77,6 +78,7 @@ async def get_session(
     async with unit_of_work(
         state.session_factory, TenancyContext.unauthenticated(), settings=settings
     ) as session:
+        bind_notifier(session, state.notifier)
         if not is_public(request):
             if token is None:
                 raise Unauthorized("A bearer token is required.")

@@ -51,6 +51,13 @@ class Settings(BaseSettings):
     # Comma-separated group ids whose members are admins (see DESIGN §3 "Principal").
     admin_groups: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["admin"])
 
+    # Comma-separated group ids whose members are system workers: they fetch and complete
+    # the external tasks of every tenant, each in that task's tenant (issue 10, README).
+    system_worker_groups: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # fetchAndLock: most tasks in one call, and the longest long poll (Camunda's cap).
+    external_task_max_fetch: int = Field(default=500, ge=1)
+    long_poll_max_ms: int = Field(default=1_800_000, ge=0)
+
     # Global switch of the tenant check (DESIGN §3 "Switches"). Off = everyone sees all rows.
     tenant_check_enabled: bool = True
 
@@ -76,7 +83,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
 
-    @field_validator("admin_groups", mode="before")
+    @field_validator("admin_groups", "system_worker_groups", mode="before")
     @classmethod
     def _split_groups(cls, value: object) -> object:
         if isinstance(value, str):

@@ -1,13 +1,18 @@
 """Engine, sessions and the unit of work.
 
 One unit of work per request or job: a session bound to a tenancy context, committed
-once when the work succeeds and rolled back on any error. Services never commit.
+once when the work succeeds and rolled back on any error. Services never commit (the one
+exception: a long poll ends its empty read transaction before it waits, see
+`end_read_transaction`). What must happen only once the work is durable (a notification,
+an enqueue) is registered with `after_commit()`: run after the commit, dropped on rollback.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Final
 
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import (
@@ -21,6 +26,10 @@ from app.core.config import Settings
 from app.core.tenancy import TenancyContext, bind_context
 
 SessionFactory = async_sessionmaker[AsyncSession]
+AfterCommit = Callable[[], Awaitable[None]]
+
+logger = logging.getLogger(__name__)
+_AFTER_COMMIT: Final = "tessera.after_commit"
 
 
 def create_engine(settings: Settings, *, url: str | None = None) -> AsyncEngine:
@@ -48,8 +57,32 @@ async def unit_of_work(
             yield session
             await session.commit()
         except BaseException:
+            session.info.pop(_AFTER_COMMIT, None)
             await session.rollback()
             raise
+        await _run_after_commit(session)
+
+
+def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
+    """Run `callback` once this unit of work has committed; never if it rolls back."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
+async def _run_after_commit(session: AsyncSession) -> None:
+    for callback in session.info.pop(_AFTER_COMMIT, []):
+        try:
+            await callback()
+        except Exception:  # the work is committed; a failed follow-up must not undo the reply
+            logger.exception("after-commit callback failed")
+
+
+async def end_read_transaction(session: AsyncSession) -> None:
+    """Commit a transaction that changed nothing, so that its connection returns to the
+    pool: a long poll waits without holding one. The next statement begins a new
+    transaction (with the tenancy settings set again, `app.core.tenancy`)."""
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("end_read_transaction() on a session with pending changes")
+    await session.commit()
 
 
 async def refuse_privileged_role(engine: AsyncEngine) -> None:

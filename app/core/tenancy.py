@@ -244,6 +244,37 @@ async def check_disabled(session: AsyncSession, *, reason: str) -> AsyncIterator
         logger.info("tenant check restored", extra={"reason": reason})
 
 
+@asynccontextmanager
+async def acting_for(
+    session: AsyncSession, tenant_id: str, *, user_id: str | None
+) -> AsyncIterator[None]:
+    """Run the block in the tenant context of `tenant_id`, on behalf of `user_id`: work a
+    system worker does for one tenant (DESIGN §3 "tenant context") sees and writes exactly
+    that tenant's rows (and shared ones), whatever the caller could see.
+
+    Trusted server code only, after it authorized the caller. On exit the caller's context
+    comes back, and rows of other tenants loaded inside are expunged, as in `check_disabled`.
+    """
+    info = _info(session)
+    if info.get(_DISABLED_REASONS):
+        raise RuntimeError("acting_for() inside check_disabled() would still see every tenant")
+    previous: TenancyContext = current_context(session)
+    check_enabled = bool(info.get(_CHECK_ENABLED, True))
+    bind_context(
+        session, TenancyContext.for_tenant(tenant_id, user_id=user_id), check_enabled=check_enabled
+    )
+    try:
+        if session.in_transaction():
+            await sync_database_settings(session)
+        yield
+        await session.flush()
+    finally:
+        bind_context(session, previous, check_enabled=check_enabled)
+        _expunge_invisible(session.sync_session)
+        if session.in_transaction():
+            await sync_database_settings(session)
+
+
 def _expunge_invisible(session: Session) -> None:
     for obj in list(session.identity_map.values()):
         if isinstance(obj, TenantScoped) and not can_see_tenant(session, obj.tenant_id):

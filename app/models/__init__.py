@@ -4,6 +4,7 @@ from app.models.base import Base
 from app.models.history import (
     HistoricActivityInstance,
     HistoricDecisionInstance,
+    HistoricExternalTaskLog,
     HistoricProcessInstance,
     HistoricTask,
     HistoricVariable,
@@ -24,6 +25,7 @@ from app.models.repository import (
 )
 from app.models.runtime import (
     EventSubscription,
+    ExternalTask,
     Incident,
     Job,
     ProcessInstance,
@@ -37,10 +39,12 @@ __all__ = [
     "Deployment",
     "DeploymentResource",
     "EventSubscription",
+    "ExternalTask",
     "Group",
     "GroupMembership",
     "HistoricActivityInstance",
     "HistoricDecisionInstance",
+    "HistoricExternalTaskLog",
     "HistoricProcessInstance",
     "HistoricTask",
     "HistoricVariable",

@@ -1,4 +1,5 @@
-"""History: what happened to process instances, activities, tasks, variables and decisions.
+"""History: what happened to process instances, activities, tasks, variables, decisions and
+external tasks.
 
 Tenant-owned like the runtime (C7, E2). History outlives the runtime rows: its rows reference
 the historic process instance by (tenant_id, process_instance_id). It also outlives a
@@ -128,3 +129,55 @@ class HistoricDecisionInstance(TenantOwned, Base):
     user_id: Mapped[str | None] = mapped_column(_USER)
     inputs: Mapped[Any] = mapped_column(JSONB)  # [{"name": ..., "type": ..., "value": ...}]
     outputs: Mapped[Any] = mapped_column(JSONB)  # [{rule: n, outputs: {name: typed}}]
+
+
+class HistoricExternalTaskLog(TenantOwned, Base):
+    """Camunda's external task log: one row per creation, failure, success and deletion.
+
+    `acting_user_id` is the user on whose behalf the work was done: the instance's starter
+    (a system worker completes a tenant's task in that tenant, for that user).
+    """
+
+    __tablename__ = "history_external_task_logs"
+    __tenant_table_args__ = (_of_instance(),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    timestamp: Mapped[datetime] = mapped_column(server_default=func.now())
+    external_task_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    process_instance_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    process_definition_id: Mapped[str | None] = mapped_column(
+        String(320), ForeignKey("process_definitions.id", ondelete="SET NULL")
+    )
+    process_definition_key: Mapped[str] = mapped_column(_NAME)
+    activity_id: Mapped[str] = mapped_column(_NAME)
+    topic_name: Mapped[str] = mapped_column(_NAME)
+    worker_id: Mapped[str | None] = mapped_column(_NAME)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    retries: Mapped[int | None] = mapped_column(Integer)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16))  # created | failed | successful | deleted
+    acting_user_id: Mapped[str | None] = mapped_column(_USER)
+
+    @property
+    def activity_instance_id(self) -> str:
+        return f"{self.activity_id}:{self.external_task_id}"
+
+    @property
+    def user_id(self) -> str | None:
+        return self.acting_user_id
+
+    @property
+    def creation_log(self) -> bool:
+        return self.state == "created"
+
+    @property
+    def failure_log(self) -> bool:
+        return self.state == "failed"
+
+    @property
+    def success_log(self) -> bool:
+        return self.state == "successful"
+
+    @property
+    def deletion_log(self) -> bool:
+        return self.state == "deleted"

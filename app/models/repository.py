@@ -24,6 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from app.core.tenancy import Shareable, tenant_reference
@@ -79,6 +80,14 @@ class ProcessDefinition(DefinitionColumns, Base):
 
     suspended: Mapped[bool] = mapped_column(Boolean, default=False)
     startable: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Names of the messages / signals that start it (top-level start events): what a
+    # correlation or a signal looks up without parsing every model.
+    start_messages: Mapped[list[str]] = mapped_column(
+        ARRAY(String(255)), default=list, server_default="{}"
+    )
+    start_signals: Mapped[list[str]] = mapped_column(
+        ARRAY(String(255)), default=list, server_default="{}"
+    )
 
 
 class DecisionDefinition(DefinitionColumns, Base):

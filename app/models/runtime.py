@@ -1,4 +1,5 @@
-"""Process runtime: instances, user tasks, variables, event subscriptions, jobs, incidents.
+"""Process runtime: instances, user tasks, variables, event subscriptions, jobs, external
+tasks, incidents.
 
 Every table is tenant-owned (DESIGN §3): an instance of a shared definition belongs to the
 tenant it was started for (C6), and each child row references its instance by
@@ -163,6 +164,40 @@ class Job(_InstanceChild, Base):
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
+class ExternalTask(_InstanceChild, Base):
+    """Camunda's external task: a `camunda:type="external"` service task waiting for a worker.
+
+    Fetch-and-lock sets `worker_id` and `lock_expiration_time` (the row stays; the engine's
+    task stays ready). A failure lowers `retries` and may hold the task back until
+    `lock_expiration_time` (its retry timeout); `retries` 0 leaves it to an incident.
+    """
+
+    __tablename__ = "external_tasks"
+    __tenant_table_args__ = _child_args(
+        # fetchAndLock: the available tasks of a topic, by priority then age.
+        Index("ix_external_tasks_topic_available", "topic_name", "priority", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)  # Spiff's ready task
+    process_definition_id: Mapped[str] = _definition_id()
+    process_definition_key: Mapped[str] = mapped_column(_NAME)
+    activity_id: Mapped[str] = mapped_column(_NAME)
+    topic_name: Mapped[str] = mapped_column(_NAME)
+    business_key: Mapped[str | None] = mapped_column(_NAME)
+    priority: Mapped[int] = mapped_column(BigInteger, default=0)
+    worker_id: Mapped[str | None] = mapped_column(_NAME)
+    lock_expiration_time: Mapped[datetime | None] = mapped_column()
+    retries: Mapped[int | None] = mapped_column(Integer)  # None until a first failure
+    error_message: Mapped[str | None] = mapped_column(Text)
+    error_details: Mapped[str | None] = mapped_column(Text)
+    suspended: Mapped[bool] = mapped_column(Boolean, default=False)  # = its instance's
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+    @property
+    def activity_instance_id(self) -> str:
+        return f"{self.activity_id}:{self.id}"
+
+
 class Incident(_InstanceChild, Base):
     """Camunda's incident: work that failed for good and waits for an operator."""
 
@@ -174,4 +209,7 @@ class Incident(_InstanceChild, Base):
     activity_id: Mapped[str | None] = mapped_column(_NAME)
     configuration: Mapped[str | None] = mapped_column(_NAME)  # e.g. the failed job's id
     message: Mapped[str | None] = mapped_column(Text)
+    process_definition_id: Mapped[str | None] = mapped_column(
+        String(320), ForeignKey("process_definitions.id", ondelete="CASCADE")
+    )
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())

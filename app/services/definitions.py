@@ -218,6 +218,61 @@ async def resolve_reference(
     return found if isinstance(found, ProcessDefinition | DecisionDefinition) else None
 
 
+async def event_start_definitions(
+    session: AsyncSession,
+    names: Any,
+    name: str,
+    *,
+    tenants: Sequence[str] | None,
+    shared_only: bool = False,
+) -> list[tuple[ProcessDefinition, str]]:
+    """The definitions a message or signal `name` starts, each with the tenant the new
+    instance belongs to: for each tenant of `tenants`, its effective definitions (its own
+    latest version of a key, else the latest shared one) whose start events wait for
+    `name`. `names` is the column (`ProcessDefinition.start_messages` / `start_signals`).
+
+    `tenants` None: every tenant whose own latest definition waits for it (an admin without
+    memberships; a shared definition needs a tenant to run for, so none is started).
+    `shared_only`: only shared definitions, for each tenant (`withoutTenantId`).
+    """
+    candidates = select(ProcessDefinition).where(
+        names.contains([name]),
+        _is_latest(ProcessDefinition),
+        ProcessDefinition.suspended.is_(False),
+    )
+    if shared_only:
+        candidates = candidates.where(ProcessDefinition.tenant_id.is_(None))
+    elif tenants is not None:
+        candidates = candidates.where(
+            ProcessDefinition.tenant_id.in_(tenants) | ProcessDefinition.tenant_id.is_(None)
+        )
+    else:
+        candidates = candidates.where(ProcessDefinition.tenant_id.isnot(None))
+    rows = list((await session.scalars(candidates.order_by(ProcessDefinition.id))).all())
+    if tenants is None:
+        return [(row, row.tenant_id) for row in rows if row.tenant_id is not None]
+    shared = [row for row in rows if row.tenant_id is None]
+    # A tenant with a version of its own of a key never runs the shared one (B7).
+    overridden: set[tuple[str, str]] = set()
+    if shared and not shared_only and tenants:
+        overridden = {
+            (str(tenant), key)
+            for tenant, key in await session.execute(
+                select(ProcessDefinition.tenant_id, ProcessDefinition.key)
+                .where(
+                    ProcessDefinition.tenant_id.in_(tenants),
+                    ProcessDefinition.key.in_({row.key for row in shared}),
+                )
+                .distinct()
+            )
+        }
+    found = []
+    for tenant in tenants:
+        found += [(row, tenant) for row in rows if row.tenant_id == tenant]
+        found += [(row, tenant) for row in shared if (tenant, row.key) not in overridden]
+    return found
+
+
 async def definition_xml(session: AsyncSession, definition: Definition) -> str:
     resource = await session.scalar(
         select(DeploymentResource).where(

@@ -18,7 +18,7 @@ import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final, Literal
 
 from lxml import etree
@@ -70,6 +70,9 @@ class ParsedDefinition:
     category: str | None  # BPMN targetNamespace / DMN namespace of the definitions
     resource_name: str
     startable: bool = True  # camunda:isStartableInTasklist (processes only)
+    # Names of the messages / signals its top-level start events wait for (processes only).
+    start_messages: tuple[str, ...] = ()
+    start_signals: tuple[str, ...] = ()
 
 
 def is_definition_resource(filename: str) -> bool:
@@ -110,7 +113,18 @@ def _parse_bpmn(root: Any, filename: str, label: str) -> list[ParsedDefinition]:
     if not found:
         raise BadRequest(f"{label}: contains no executable process")
     category = _bounded(root.get("targetNamespace"), "targetNamespace", label)
-    definitions = _definitions("process", found, CAMUNDA_BPMN_NS, category, filename, label)
+    definitions = [
+        replace(
+            definition,
+            start_messages=_start_events(root, process, "message", label),
+            start_signals=_start_events(root, process, "signal", label),
+        )
+        for definition, process in zip(
+            _definitions("process", found, CAMUNDA_BPMN_NS, category, filename, label),
+            found,
+            strict=True,
+        )
+    ]
     keys = {d.key for d in definitions}
     with _parser_errors(label):
         _validate(root, BPMN_XSD, label)
@@ -130,6 +144,21 @@ def _parse_bpmn(root: Any, filename: str, label: str) -> list[ParsedDefinition]:
             for pid in todo:
                 spiff.get_spec(pid)
     return definitions
+
+
+def _start_events(root: Any, process: Any, kind: str, label: str) -> tuple[str, ...]:
+    """The `kind` ("message"/"signal") names the process's own start events wait for."""
+    names = {e.get("id"): e.get("name") for e in root.iterchildren(f"{{{BPMN_NS}}}{kind}")}
+    found = []
+    for start in process.iterchildren(f"{{{BPMN_NS}}}startEvent"):
+        for event in start.iterchildren(f"{{{BPMN_NS}}}{kind}EventDefinition"):
+            name = names.get(event.get(f"{kind}Ref"))
+            if not name:
+                raise BadRequest(
+                    f"{label}: startEvent {start.get('id')!r} references no named {kind}"
+                )
+            found.append(name)
+    return tuple(found)
 
 
 def _check_sequence_flows(processes: list[Any], label: str) -> None:

@@ -203,6 +203,8 @@ async def _register(
     }
     if model is ProcessDefinition:
         values["startable"] = parsed.startable
+        values["start_messages"] = list(parsed.start_messages)
+        values["start_signals"] = list(parsed.start_signals)
     row = model(**values)
     session.add(row)
     return row

@@ -34,6 +34,12 @@ from typing import Any, Final
 from lxml import etree
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
+    ErrorEventDefinition,
+    SignalEventDefinition,
+)
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.parser.task_spec import BusinessRuleTaskParser
@@ -94,6 +100,7 @@ class ActivityAttributes:
     called_element: str | None = None
     called_element_binding: Binding | None = None
     initiator: str | None = None  # start event: the variable that receives the starting user
+    task_priority: str | None = None  # external task: camunda:taskPriority
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +111,9 @@ class ProcessModel:
     attributes: Mapping[str, ActivityAttributes]  # by element id, embedded ones included
     # camunda:asyncBefore: the engine stops before these, a job of the instance continues.
     async_before: frozenset[str]
+    # camunda:type="external" service/send tasks: element id -> topic. The engine stops when
+    # one is ready; a worker completes it (fetchAndLock, complete).
+    external_topics: Mapping[str, str]
     names: Mapping[str, str | None]  # element id -> name, for history
 
 
@@ -199,13 +209,16 @@ def parse_process_model(definition_id: str, key: str, xml: str) -> ProcessModel:
         for element in process.iter()
         if isinstance(element.tag, str) and element.get("id")
     }
-    async_before = _async_before(process, [spec, *embedded.values()])
+    specs = [spec, *embedded.values()]
+    _plain_messages(specs)
+    async_before = _async_before(process, specs)
     model = ProcessModel(
         key=key,
         spec=spec,
         embedded_specs=embedded,
         attributes=attributes,
         async_before=async_before,
+        external_topics=_external_topics(process, specs),
         names={
             element.get("id"): element.get("name")
             for element in process.iter()
@@ -214,6 +227,22 @@ def parse_process_model(definition_id: str, key: str, xml: str) -> ProcessModel:
     )
     _process_models.put(definition_id, model)
     return model
+
+
+def _plain_messages(specs: list[Any]) -> None:
+    """Camunda's message definitions in Spiff put a correlated message's payload into one
+    `<task>_Response` variable; Camunda sets the correlation's process variables. The
+    plain BPMN definition does that (its payload is the variables), so every message event
+    of a parsed model uses it."""
+    for spec in specs:
+        for task_spec in spec.task_specs.values():
+            definition = getattr(task_spec, "event_definition", None)
+            if isinstance(definition, MessageEventDefinition) and (
+                type(definition) is not MessageEventDefinition
+            ):
+                task_spec.event_definition = MessageEventDefinition(
+                    definition.name, definition.correlation_properties
+                )
 
 
 def _async_before(process: Any, specs: list[Any]) -> frozenset[str]:
@@ -240,6 +269,25 @@ def _async_before(process: Any, specs: list[Any]) -> frozenset[str]:
     return frozenset(found)
 
 
+def _external_topics(process: Any, specs: list[Any]) -> dict[str, str]:
+    """External tasks and their topics; their specs become manual, like `_async_before`:
+    Spiff's engine loop stops when one is ready, a worker's completion runs it."""
+    found = {}
+    for element in process.iter():
+        if (
+            not isinstance(element.tag, str)
+            or element.get(f"{{{CAMUNDA_NS}}}type") != "external"
+            or not element.get("id")
+        ):
+            continue
+        for spec in specs:
+            task_spec = spec.task_specs.get(element.get("id"))
+            if task_spec is not None:
+                task_spec.manual = True
+                found[element.get("id")] = (element.get(f"{{{CAMUNDA_NS}}}topic") or "").strip()
+    return found
+
+
 def _attributes(element: Any) -> ActivityAttributes:
     def camunda(name: str) -> str | None:
         value = element.get(f"{{{CAMUNDA_NS}}}{name}")
@@ -263,6 +311,7 @@ def _attributes(element: Any) -> ActivityAttributes:
         called_element=called,
         called_element_binding=_binding(camunda, "calledElement"),
         initiator=camunda("initiator"),
+        task_priority=camunda("taskPriority"),
     )
 
 
@@ -349,6 +398,7 @@ class SandboxedScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # untype
         attributes: Mapping[str, ActivityAttributes] | None = None,
         embedded: frozenset[str] = frozenset(),
         async_before: frozenset[str] = frozenset(),
+        external_topics: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(environment=None)
         self.decisions = dict(decisions or {})
@@ -356,7 +406,10 @@ class SandboxedScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # untype
         self.attributes = attributes or {}
         self.embedded = embedded  # element ids of embedded subprocesses (not instances)
         self.async_before = async_before  # element ids that wait for a job
+        self.external_topics = external_topics or {}  # element ids that wait for a worker
         self.evaluations: list[DecisionEvaluation] = []
+        # Signals thrown in this command (name, payload), for the other instances (D5).
+        self.thrown_signals: list[tuple[str, dict[str, Any]]] = []
 
     def variables_of(self, task: Any, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
         return {"execution": self.facts, **task.data, **(extra or {})}
@@ -488,7 +541,23 @@ def _spiff_errors() -> Iterator[None]:
 def new_workflow(
     model: ProcessModel, subprocess_specs: Mapping[str, Any], engine: SandboxedScriptEngine
 ) -> Any:
-    return BpmnWorkflow(model.spec, dict(subprocess_specs), script_engine=engine)
+    workflow = BpmnWorkflow(model.spec, dict(subprocess_specs), script_engine=engine)
+    _record_signals(workflow, engine)
+    return workflow
+
+
+def _record_signals(workflow: Any, engine: SandboxedScriptEngine) -> None:
+    """Every signal thrown inside the workflow passes through its top workflow's `catch`:
+    record it there (Spiff delivers it inside this workflow itself; the other instances of
+    the tenant get it from `app.services.execution`)."""
+    catch = workflow.catch
+
+    def recording_catch(event: Any) -> None:
+        if isinstance(event.event_definition, SignalEventDefinition):
+            engine.thrown_signals.append((event.event_definition.name, dict(event.payload or {})))
+        catch(event)
+
+    workflow.catch = recording_catch
 
 
 def set_start_variables(workflow: Any, variables: Mapping[str, Any]) -> None:
@@ -525,12 +594,71 @@ def run(workflow: Any) -> None:
         )
 
 
-def complete_user_task(workflow: Any, task_id: uuid.UUID, variables: Mapping[str, Any]) -> None:
+def complete_task(workflow: Any, task_id: uuid.UUID, variables: Mapping[str, Any]) -> None:
+    """Complete a waiting user task or external task with `variables`, and run on."""
     task = workflow.get_task_from_id(task_id)
     task.data.update(variables)
     with _spiff_errors():
         task.run()
+        if task.state == TaskState.STARTED:  # a service task's hook leaves it running
+            task.complete()
     run(workflow)
+
+
+def start_at_event(workflow: Any, kind: str, name: str, variables: Mapping[str, Any]) -> None:
+    """Start a new workflow at its message/signal start event `name` (Camunda starts an
+    instance at exactly one start event): the other start events are cancelled before the
+    engine runs, then the event is delivered to the one that waits for it."""
+    starts = [
+        task
+        for task in workflow.get_tasks()
+        if task.workflow is workflow and type(task.task_spec).__name__ == "StartEvent"
+    ]
+    chosen = [task for task in starts if _waits_for(task.task_spec, kind, name)]
+    if not chosen:
+        raise ModelError(f"the process has no {kind} start event for {name!r}")
+    for task in starts:
+        if task is not chosen[0]:
+            task.cancel()
+    run(workflow)
+    deliver_event(workflow, chosen[0].id, kind, name, variables)
+
+
+def _waits_for(spec: Any, kind: str, name: str) -> bool:
+    definition = getattr(spec, "event_definition", None)
+    wanted = MessageEventDefinition if kind == "message" else SignalEventDefinition
+    return isinstance(definition, wanted) and definition.name == name
+
+
+def deliver_event(
+    workflow: Any, task_id: uuid.UUID, kind: str, name: str, variables: Mapping[str, Any]
+) -> None:
+    """A message or signal for one waiting catch event (the subscription `task_id`), with
+    `variables` set on the instance; run on."""
+    task = workflow.get_task_from_id(task_id)
+    definition = (MessageEventDefinition if kind == "message" else SignalEventDefinition)(name)
+    event = BpmnEvent(definition, payload=dict(variables))
+    with _spiff_errors():
+        task.task_spec.catch(task, event)
+        task.task_spec._update(task)
+    run(workflow)
+
+
+def throw_bpmn_error(
+    workflow: Any, task_id: uuid.UUID, code: str, variables: Mapping[str, Any]
+) -> bool:
+    """A worker's BPMN error on external task `task_id`: the nearest error boundary event
+    whose code matches (or that catches every code) takes it. False when none does — the
+    caller refuses the command rather than end the instance silently."""
+    task = workflow.get_task_from_id(task_id)
+    task.data.update(variables)
+    event = BpmnEvent(
+        ErrorEventDefinition(code, code=code), payload=dict(variables), target=task.workflow
+    )
+    with _spiff_errors():
+        workflow.catch(event)
+    run(workflow)  # an interrupting boundary event cancels the task when the engine runs
+    return bool(task.state != TaskState.READY)
 
 
 _serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(CAMUNDA_CONFIG))
@@ -557,6 +685,7 @@ def restore(
     data["subprocess_specs"] = dict(subprocess_specs)
     workflow = _serializer.from_dict(data)
     workflow.script_engine = engine
+    _record_signals(workflow, engine)
     return workflow
 
 

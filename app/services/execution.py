@@ -7,7 +7,7 @@ A command (start, complete a task, set variables, delete ...) goes:
    commands on one instance tree run one after the other (the second sees what the first
    did: a task completed twice is completed once, the second gets 404); the model comes from
    the cache, the decisions are resolved in the instance's tenant (effective definitions).
-2. The caller changes the workflow (`engine.complete_user_task`, variables ...).
+2. The caller changes the workflow (`engine.complete_task`, variables ...).
 3. `store()`: the engine's snapshot is projected onto the rows — instances, user tasks,
    variables, subscriptions, timer jobs — and onto history; the serialized state goes on
    the root row in the same transaction. Nothing here commits: the unit of work does.
@@ -21,25 +21,35 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import delete, inspect, select, update
+from sqlalchemy import delete, inspect, select, type_coerce, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core import expressions
+from app.core import expressions, notifications
 from app.core.errors import BadRequest, NotFound
 from app.core.tenancy import current_context
 from app.models.history import (
     HistoricActivityInstance,
     HistoricDecisionInstance,
+    HistoricExternalTaskLog,
     HistoricProcessInstance,
     HistoricTask,
     HistoricVariable,
 )
 from app.models.repository import DecisionDefinition, ProcessDefinition
-from app.models.runtime import EventSubscription, Job, ProcessInstance, Task, Variable
+from app.models.runtime import (
+    EventSubscription,
+    ExternalTask,
+    Incident,
+    Job,
+    ProcessInstance,
+    Task,
+    Variable,
+)
 from app.services import engine, workflow_views
-from app.services.definitions import definition_xml, resolve_reference
+from app.services.definitions import definition_xml, event_start_definitions, resolve_reference
 from app.services.engine import ActivityAttributes, ModelError, ProcessModel
 from app.services.variables import TypedValue, infer, parse_variable
 from app.services.workflow_views import Snapshot
@@ -64,6 +74,14 @@ class Tree:
     # Types given explicitly in this command (Long, Date ...) win over inference.
     declared: dict[tuple[uuid.UUID, str], str] = field(default_factory=dict)
     ended_by: str = "completed"  # why user tasks that disappear ended
+    # External tasks completed in this command (their worker's completion is logged).
+    finished_external: set[uuid.UUID] = field(default_factory=set)
+    stored_view: Snapshot | None = None  # what `store()` stored last
+
+    def instance_after(self, instance_id: uuid.UUID) -> workflow_views.InstanceView:
+        """An instance of the tree as `store()` left it."""
+        assert self.stored_view is not None, "store() first"
+        return next(i for i in self.stored_view.instances if i.id == instance_id)
 
     @property
     def is_new(self) -> bool:
@@ -250,11 +268,13 @@ async def engine_for(
     attributes: dict[str, ActivityAttributes] = {}
     embedded: set[str] = set()
     async_before: set[str] = set()
+    external_topics: dict[str, str] = {}
     for current in models:
         subprocess_specs.update(current.embedded_specs)
         embedded.update(current.embedded_specs)
         attributes.update(current.attributes)
         async_before.update(current.async_before)
+        external_topics.update(current.external_topics)
     for key, current in zip(called, models[1:], strict=True):
         subprocess_specs[key] = current.spec
     script_engine = engine.SandboxedScriptEngine(
@@ -268,6 +288,7 @@ async def engine_for(
         attributes=attributes,
         embedded=frozenset(embedded),
         async_before=frozenset(async_before),
+        external_topics=external_topics,
     )
     return script_engine, subprocess_specs
 
@@ -282,8 +303,13 @@ async def start_tree(
     tenant_id: str,
     business_key: str | None,
     variables: Mapping[str, TypedValue],
+    start_event: tuple[str, str] | None = None,
 ) -> Tree:
-    """A new instance of `definition` in `tenant_id`, run until it waits (not yet stored)."""
+    """A new instance of `definition` in `tenant_id`, run until it waits (not yet stored).
+
+    `start_event` ("message"/"signal", name): started by that event at its start event;
+    else at the none start event.
+    """
     model = await process_model(session, definition)
     user_id = current_context(session).user_id
     instance_id = uuid.uuid4()
@@ -323,7 +349,10 @@ async def start_tree(
             state="ACTIVE",
         )
     )
-    engine.run(workflow)
+    if start_event is None:
+        engine.run(workflow)
+    else:
+        engine.start_at_event(workflow, *start_event, start_values)
     return tree
 
 
@@ -374,8 +403,13 @@ async def lock_task(session: AsyncSession, task: Task) -> Tree:
 # --------------------------------------------------------------------------- storing
 
 
-async def store(session: AsyncSession, tree: Tree) -> Snapshot:
-    """Project the workflow onto the runtime and history rows, and save its state."""
+async def store(session: AsyncSession, tree: Tree, *, depth: int = 0) -> Snapshot:
+    """Project the workflow onto the runtime and history rows, and save its state; then
+    hand the signals the command threw to the tenant's other instances (D5).
+
+    `depth`: how many signal deliveries led to this command (bounded: a signal that starts
+    an instance that throws it again would never end).
+    """
     root = tree.root
     view = workflow_views.snapshot(tree.workflow, root.id, root.process_definition_key)
     now = datetime.now(UTC)
@@ -391,6 +425,17 @@ async def store(session: AsyncSession, tree: Tree) -> Snapshot:
     # there while the steps above end the tasks' history.
     for row in ended:
         await session.delete(row)
+    tree.stored_view = view
+    thrown, tree.engine.thrown_signals = tree.engine.thrown_signals, []
+    for name, payload in thrown:
+        await broadcast_signal(
+            session,
+            name,
+            {key: _typed(key, value, None) for key, value in payload.items()},
+            scope=EventScope(tenant_ids=(root.tenant_id,), start_tenants=(root.tenant_id,)),
+            exclude_root=root.id,
+            depth=depth + 1,
+        )
     return view
 
 
@@ -574,10 +619,10 @@ def _identities(text: str | None, data: Mapping[str, Any], element: str) -> list
     return [str(item).strip()[:64] for item in items if str(item).strip()]
 
 
-def _priority(text: str | None, data: Mapping[str, Any], element: str) -> int:
+def _priority(text: str | None, data: Mapping[str, Any], element: str, default: int = 50) -> int:
     value = _evaluated(text, data, element)
     if value is None:
-        return 50
+        return default
     try:
         return int(value)
     except (TypeError, ValueError):
@@ -704,42 +749,121 @@ async def _store_variable_history(
 
 
 async def _store_waits(session: AsyncSession, tree: Tree, view: Snapshot) -> None:
-    """Message/signal subscriptions, timer and async-continuation jobs: one row per wait (the
-    stored ones are those that waited when the tree was loaded)."""
+    """Subscriptions, jobs and external tasks: one row per wait (the stored ones are those
+    that waited when the tree was loaded)."""
     live = {i.id for i in view.instances if not i.completed}
     wanted = {w.id: w for w in view.waits if w.instance_id in live}
     stored = {w.id: w for w in tree.before_view.waits} if tree.before_view else {}
     gone = [w for w_id, w in stored.items() if w_id not in wanted]
-    for model, jobs in ((Job, True), (EventSubscription, False)):
-        ids = sorted(w.id for w in gone if (w.kind in _JOB_KINDS) == jobs)
+    for model in (Job, EventSubscription):
+        ids = sorted(w.id for w in gone if _wait_model(w) is model)
         if ids:
             await session.execute(delete(model).where(model.id.in_(ids)))
+    await _end_external_tasks(session, tree, sorted(w.id for w in gone if w.kind == "external"))
+    topics = set()
     for wait in wanted.values():
         if wait.id not in stored:
-            session.add(_wait_row(tree, wait))
+            row = _wait_row(tree, wait, view)
+            session.add(row)
+            if isinstance(row, ExternalTask):
+                session.add(external_task_log(row, "created", user_id=tree.root.started_by))
+                topics.add(row.topic_name)
+    if topics:
+        notifications.announce_work(session, topics)
 
 
 _JOB_KINDS = {"timer": "timer", "async": "async-continuation"}  # wait kind -> job type
 
 
-def _wait_row(tree: Tree, wait: workflow_views.WaitView) -> EventSubscription | Job:
+def _wait_model(wait: workflow_views.WaitView) -> type[Job | ExternalTask | EventSubscription]:
     if wait.kind in _JOB_KINDS:
+        return Job
+    return ExternalTask if wait.kind == "external" else EventSubscription
+
+
+def _wait_row(
+    tree: Tree, wait: workflow_views.WaitView, view: Snapshot
+) -> EventSubscription | Job | ExternalTask:
+    root = tree.root
+    model = _wait_model(wait)
+    if model is Job:
         return Job(
             id=wait.id,
-            tenant_id=tree.root.tenant_id,
+            tenant_id=root.tenant_id,
             process_instance_id=wait.instance_id,
             job_type=_JOB_KINDS[wait.kind],
             activity_id=wait.activity_id,
             due_date=datetime.fromisoformat(wait.due) if wait.due else None,
-            acting_user=tree.root.started_by,
+            acting_user=root.started_by,
+        )
+    if model is ExternalTask:
+        key = next(i.key for i in view.instances if i.id == wait.instance_id)
+        attributes = tree.engine.attributes.get(wait.activity_id) or ActivityAttributes()
+        data = {"execution": tree.engine.facts, **(wait.data or {})}
+        return ExternalTask(
+            id=wait.id,
+            tenant_id=root.tenant_id,
+            process_instance_id=wait.instance_id,
+            process_definition_id=tree.definition_of(wait.instance_id, key),
+            process_definition_key=key,
+            activity_id=wait.activity_id,
+            topic_name=wait.name or "",
+            business_key=root.business_key,
+            priority=_priority(attributes.task_priority, data, wait.activity_id, default=0),
+            suspended=root.suspended,
         )
     return EventSubscription(
         id=wait.id,
-        tenant_id=tree.root.tenant_id,
+        tenant_id=root.tenant_id,
         process_instance_id=wait.instance_id,
         event_type=wait.kind,
         event_name=wait.name,
         activity_id=wait.activity_id,
+    )
+
+
+async def _end_external_tasks(session: AsyncSession, tree: Tree, ids: Sequence[uuid.UUID]) -> None:
+    """External tasks no longer waiting: completed by their worker (that command logged
+    it) or cancelled (a boundary event, the instance deleted), logged "deleted". Their
+    incidents are resolved with them."""
+    if not ids:
+        return
+    rows = await session.scalars(
+        delete(ExternalTask).where(ExternalTask.id.in_(ids)).returning(ExternalTask)
+    )
+    user_id = current_context(session).user_id
+    for row in rows.all():
+        if row.id not in tree.finished_external:
+            session.add(external_task_log(row, "deleted", user_id=user_id))
+    await session.execute(
+        delete(Incident).where(
+            Incident.incident_type == FAILED_EXTERNAL_TASK,
+            Incident.configuration.in_([str(i) for i in ids]),
+        )
+    )
+
+
+FAILED_EXTERNAL_TASK = "failedExternalTask"  # Camunda's incident type
+
+
+def external_task_log(
+    row: ExternalTask, state: str, *, user_id: str | None, error: str | None = None
+) -> HistoricExternalTaskLog:
+    """A log entry of an external task in its tenant; `user_id` is on whose behalf."""
+    return HistoricExternalTaskLog(
+        tenant_id=row.tenant_id,
+        external_task_id=row.id,
+        process_instance_id=row.process_instance_id,
+        process_definition_id=row.process_definition_id,
+        process_definition_key=row.process_definition_key,
+        activity_id=row.activity_id,
+        topic_name=row.topic_name,
+        worker_id=row.worker_id,
+        priority=row.priority,
+        retries=row.retries,
+        error_message=error,
+        state=state,
+        acting_user_id=user_id,
     )
 
 
@@ -857,3 +981,163 @@ async def terminate_history(
         )
         .values(end_time=now, canceled=True)
     )
+
+
+# --------------------------------------------------------------------------- events
+
+MAX_EVENT_DEPTH: Final = 5
+
+
+@dataclass(frozen=True, slots=True)
+class EventScope:
+    """Where a message or signal may go (DESIGN §3, D1–D5).
+
+    `tenant_ids`: the tenants whose waiting instances it may reach (None = every instance
+    the caller sees; empty = none). `start_tenants`: the tenants it may start instances in,
+    each at its effective definitions (None = every tenant that has a definition of its own
+    with that start event: an admin without memberships). `shared_starts_only`: only start
+    events of shared definitions (`withoutTenantId`).
+    """
+
+    tenant_ids: Sequence[str] | None = None
+    start_tenants: Sequence[str] | None = None
+    shared_starts_only: bool = False
+
+
+async def waiting_subscriptions(
+    session: AsyncSession,
+    kind: str,
+    name: str,
+    scope: EventScope,
+    *,
+    instance_id: uuid.UUID | None = None,
+    business_key: str | None = None,
+    correlation_keys: Mapping[str, TypedValue] | None = None,
+    exclude_root: uuid.UUID | None = None,
+    limit: int | None = None,
+) -> list[EventSubscription]:
+    """The subscriptions of active instances waiting for `kind` `name` that match, oldest first."""
+    if scope.tenant_ids is not None and not scope.tenant_ids:
+        return []
+    statement = (
+        select(EventSubscription)
+        .join(ProcessInstance, ProcessInstance.id == EventSubscription.process_instance_id)
+        .where(
+            EventSubscription.event_type == kind,
+            EventSubscription.event_name == name,
+            ProcessInstance.suspended.is_(False),
+        )
+        .order_by(EventSubscription.created_at, EventSubscription.id)
+    )
+    if scope.tenant_ids is not None:
+        statement = statement.where(EventSubscription.tenant_id.in_(scope.tenant_ids))
+    if instance_id is not None:
+        statement = statement.where(EventSubscription.process_instance_id == instance_id)
+    if business_key is not None:
+        statement = statement.where(ProcessInstance.business_key == business_key)
+    if exclude_root is not None:
+        statement = statement.where(ProcessInstance.root_process_instance_id != exclude_root)
+    for variable, typed in (correlation_keys or {}).items():
+        statement = statement.where(
+            select(Variable.id)
+            .where(
+                Variable.process_instance_id == EventSubscription.process_instance_id,
+                Variable.name == variable,
+                Variable.value == type_coerce(typed.value, JSONB),
+            )
+            .exists()
+        )
+    if limit is not None:
+        statement = statement.limit(limit)
+    return list((await session.scalars(statement)).all())
+
+
+async def deliver(
+    session: AsyncSession,
+    subscription: EventSubscription,
+    variables: Mapping[str, TypedValue],
+    *,
+    depth: int = 0,
+) -> Tree | None:
+    """The event for one subscription, under its tree's lock; None when it no longer waits
+    (a parallel command consumed it)."""
+    _check_depth(depth)
+    tree = await load_tree(session, subscription.process_instance_id)
+    waits = tree.before_view.waits if tree.before_view else []
+    if all(wait.id != subscription.id for wait in waits):
+        return None
+    for variable, typed in variables.items():
+        tree.declared[(subscription.process_instance_id, variable)] = typed.type
+    engine.deliver_event(
+        tree.workflow,
+        subscription.id,
+        subscription.event_type,
+        subscription.event_name or "",
+        {variable: typed.value for variable, typed in variables.items()},
+    )
+    await store(session, tree, depth=depth)
+    return tree
+
+
+async def start_by_event(
+    session: AsyncSession,
+    definition: ProcessDefinition,
+    tenant_id: str,
+    event: tuple[str, str],
+    *,
+    business_key: str | None,
+    variables: Mapping[str, TypedValue],
+    depth: int = 0,
+) -> Tree:
+    """A new instance of `definition` in `tenant_id`, started at its start event for `event`."""
+    _check_depth(depth)
+    tree = await start_tree(
+        session,
+        definition,
+        tenant_id=tenant_id,
+        business_key=business_key,
+        variables=variables,
+        start_event=event,
+    )
+    await store(session, tree, depth=depth)
+    return tree
+
+
+async def broadcast_signal(
+    session: AsyncSession,
+    name: str,
+    variables: Mapping[str, TypedValue],
+    *,
+    scope: EventScope,
+    exclude_root: uuid.UUID | None = None,
+    depth: int = 0,
+) -> None:
+    """A signal to every waiting subscription and signal start event in `scope` (D4, D5)."""
+    for subscription in await waiting_subscriptions(
+        session, "signal", name, scope, exclude_root=exclude_root
+    ):
+        await deliver(session, subscription, variables, depth=depth)
+    for definition, tenant_id in await event_start_definitions(
+        session,
+        ProcessDefinition.start_signals,
+        name,
+        tenants=scope.start_tenants,
+        shared_only=scope.shared_starts_only,
+    ):
+        await start_by_event(
+            session,
+            definition,
+            tenant_id,
+            ("signal", name),
+            business_key=None,
+            variables=variables,
+            depth=depth,
+        )
+
+
+def _check_depth(depth: int) -> None:
+    if depth > MAX_EVENT_DEPTH:
+        raise ModelError(
+            f"signals led to more than {MAX_EVENT_DEPTH} nested deliveries in one command "
+            "(a signal that keeps starting instances that throw it?)"
+        )

@@ -33,7 +33,10 @@ _EXPRESSION_ATTRIBUTES: Final = (
     "calledElementTenantId",
     "decisionRefTenantId",
     "collection",
+    "taskPriority",
 )
+# Elements that Camunda implements with code or, with camunda:type="external", by a worker.
+_WORKER_TASKS: Final = ("serviceTask", "sendTask")
 _LISTENERS: Final = ("executionListener", "taskListener")
 _TIMERS: Final = ("timeDate", "timeDuration", "timeCycle")
 _MULTI_INSTANCE: Final = ("loopCardinality", "completionCondition")
@@ -71,6 +74,8 @@ def _check_element(element: Any, label: str) -> None:
                 f"{label}: {where} uses camunda:{attribute}: code cannot run on Tessera "
                 '(use camunda:type="external" for work done by a worker)'
             )
+    if name in _WORKER_TASKS:
+        _check_external(element, where, label)
     if element.tag in {f"{{{CAMUNDA_NS}}}{listener}" for listener in _LISTENERS}:
         raise BadRequest(f"{label}: {where} declares a camunda:{name}: listeners cannot run code")
     for attribute in _EXPRESSION_ATTRIBUTES:
@@ -91,6 +96,20 @@ def _check_element(element: Any, label: str) -> None:
             expressions.check_script(script.text if script is not None and script.text else "")
         except expressions.ExpressionError as exc:
             raise BadRequest(f"{label}: {where}: {exc}") from None
+
+
+def _check_external(element: Any, where: str, label: str) -> None:
+    """A service or send task is an external task (the only implementation Tessera runs),
+    and names its topic."""
+    kind = element.get(f"{{{CAMUNDA_NS}}}type")
+    topic = (element.get(f"{{{CAMUNDA_NS}}}topic") or "").strip()
+    if kind != "external" or not topic:
+        raise BadRequest(
+            f'{label}: {where} needs camunda:type="external" and a camunda:topic: service '
+            "and send tasks are done by external task workers on Tessera"
+        )
+    if len(topic) > 255:
+        raise BadRequest(f"{label}: {where} camunda:topic is longer than 255 characters")
 
 
 def check_dmn(decision: Any, label: str) -> None:

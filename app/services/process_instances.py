@@ -35,7 +35,7 @@ from app.core.filters import (
 from app.core.pagination import Page, Sorting, count_rows
 from app.core.tenancy import runtime_tenant
 from app.models.repository import ProcessDefinition
-from app.models.runtime import ProcessInstance, Task, Variable
+from app.models.runtime import ExternalTask, ProcessInstance, Task, Variable
 from app.services import engine, execution, workflow_views
 from app.services.definitions import get_definition, resolve_effective
 from app.services.variables import TypedValue
@@ -219,9 +219,10 @@ async def set_suspended(session: AsyncSession, instance_id: str, *, suspended: b
     _, target = await _locked(session, instance_id)
     instance = await get_instance(session, instance_id)
     instance.suspended = suspended
-    await session.execute(
-        update(Task).where(Task.process_instance_id == target).values(suspended=suspended)
-    )
+    for model in (Task, ExternalTask):
+        await session.execute(
+            update(model).where(model.process_instance_id == target).values(suspended=suspended)
+        )
 
 
 def require_active(instance: ProcessInstance) -> None:

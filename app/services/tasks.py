@@ -241,7 +241,7 @@ async def complete(
     require_active(instance)
     for name, typed in variables.items():
         tree.declared[(task.process_instance_id, name)] = typed.type
-    engine.complete_user_task(tree.workflow, task.id, {n: t.value for n, t in variables.items()})
+    engine.complete_task(tree.workflow, task.id, {n: t.value for n, t in variables.items()})
     view = await execution.store(session, tree)
     if not with_variables:
         return {}

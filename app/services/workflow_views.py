@@ -2,8 +2,9 @@
 
 * `snapshot()`: the process instances of a workflow (the root, and one per call activity
   — an embedded subprocess is part of its parent's instance), the user tasks waiting, each
-  instance's variables, the catch events waiting (message/signal subscriptions, timers) and
-  every activity reached so far (for the activity history).
+  instance's variables, what waits outside the engine (message/signal subscriptions, timers,
+  asyncBefore continuations, external tasks) and every activity reached so far (for the
+  activity history).
 * `frontier_tasks()`: the tasks whose data are an instance's variables, to change them.
 * `activity_children()`: Camunda's activity instance tree of one instance.
 * `form_fields()`: a user task's camunda:formData fields.
@@ -60,14 +61,16 @@ class UserTaskView:
 
 @dataclass(slots=True)
 class WaitView:
-    """A task waiting for an event: a subscription (message, signal) or a timer job."""
+    """A task waiting for something outside the engine: an event (message, signal,
+    conditional subscription), a job (timer, camunda:asyncBefore) or a worker (external)."""
 
     id: uuid.UUID
     instance_id: uuid.UUID
     activity_id: str
-    kind: str  # message | signal | conditional | timer | async (camunda:asyncBefore)
-    name: str | None
+    kind: str  # message | signal | conditional | timer | async | external
+    name: str | None  # the event's name; an external task's topic
     due: str | None = None
+    data: dict[str, Any] | None = None  # an external task's variables (its priority)
 
 
 @dataclass(slots=True)
@@ -185,6 +188,11 @@ def _project(
         )
     if task.state == TaskState.READY and bpmn_id in engine.async_before:
         into.waits.append(WaitView(task.id, instance_id, bpmn_id, "async", None))
+    elif task.state == TaskState.READY and bpmn_id in engine.external_topics:
+        topic = engine.external_topics[bpmn_id]
+        into.waits.append(
+            WaitView(task.id, instance_id, bpmn_id, "external", topic, data=task.data)
+        )
     elif task.state == TaskState.READY and spec.manual:
         into.user_tasks.append(
             UserTaskView(
@@ -198,7 +206,9 @@ def _project(
             )
         )
     elif task.state == TaskState.WAITING and isinstance(spec, CatchingEvent):
-        into.waits.append(_wait(task, instance_id))
+        wait = _wait(task, instance_id)
+        if wait is not None:
+            into.waits.append(wait)
 
 
 def _activity_type(task: Any) -> str:
@@ -209,23 +219,27 @@ def _activity_type(task: Any) -> str:
     return _ACTIVITY_TYPES.get(name, name[:1].lower() + name[1:])
 
 
-def _wait(task: Any, instance_id: uuid.UUID) -> WaitView:
+def _wait(task: Any, instance_id: uuid.UUID) -> WaitView | None:
+    """What a waiting catch event waits for outside the engine; None for the events only
+    the engine itself throws (errors, escalations, compensation, links)."""
     definition = task.task_spec.event_definition
-    kind_name = type(definition).__name__
     bpmn_id = task.task_spec.bpmn_id
     if isinstance(definition, TimerEventDefinition):
         due = definition.details(task).value
         return WaitView(
             task.id, instance_id, bpmn_id, "timer", None, due if isinstance(due, str) else None
         )
-    kind = (
-        "message"
-        if "Message" in kind_name
-        else "signal"
-        if "Signal" in kind_name
-        else "conditional"
-    )
+    kind = _EVENT_KINDS.get(type(definition).__name__)
+    if kind is None:
+        return None
     return WaitView(task.id, instance_id, bpmn_id, kind, getattr(definition, "name", None))
+
+
+_EVENT_KINDS: Final = {
+    "MessageEventDefinition": "message",
+    "SignalEventDefinition": "signal",
+    "ConditionalEventDefinition": "conditional",
+}
 
 
 def _end_activity(workflow: Any) -> str | None:

@@ -23,8 +23,10 @@ from app.models import (
     Deployment,
     DeploymentResource,
     EventSubscription,
+    ExternalTask,
     HistoricActivityInstance,
     HistoricDecisionInstance,
+    HistoricExternalTaskLog,
     HistoricProcessInstance,
     HistoricTask,
     HistoricVariable,
@@ -190,6 +192,23 @@ async def _task(session: AsyncSession, tenant_id: str, **values: Any) -> Task:
     return task
 
 
+async def _external_task(session: AsyncSession, tenant_id: str, **values: Any) -> ExternalTask:
+    instance_id = values.get("process_instance_id") or (await _instance(session, tenant_id)).id
+    definition = await _definition_factory(ProcessDefinition)(session, tenant_id)
+    task = ExternalTask(
+        id=uuid.uuid4(),
+        tenant_id=tenant_id,
+        process_instance_id=instance_id,
+        process_definition_id=definition.id,
+        process_definition_key="walk",
+        activity_id="walk",
+        topic_name="walk",
+    )
+    session.add(task)
+    await session.flush()
+    return task
+
+
 _RUNTIME_CHILDREN: dict[type[Any], dict[str, Any]] = {
     Variable: {"name": "walk", "type": "String", "value": "walk"},
     EventSubscription: {"id": uuid.uuid4, "event_type": "message", "activity_id": "walk"},
@@ -215,6 +234,13 @@ _HISTORY_CHILDREN: dict[type[Any], dict[str, Any]] = {
         "type": "String",
         "value": "walk",
     },
+    HistoricExternalTaskLog: {
+        "external_task_id": uuid.uuid4,
+        "process_definition_key": "walk",
+        "activity_id": "walk",
+        "topic_name": "walk",
+        "state": "created",
+    },
 }
 
 # Every tenant-scoped model of the app (and of the core's tests) has a factory here:
@@ -229,6 +255,7 @@ FACTORIES: dict[type[Any], Factory] = {
     DecisionDefinition: _definition_factory(DecisionDefinition),
     ProcessInstance: _instance,
     Task: _task,
+    ExternalTask: _external_task,
     HistoricProcessInstance: _historic_instance,
     HistoricDecisionInstance: _decision_instance,
     **{m: _child_factory(m, _instance, **c) for m, c in _RUNTIME_CHILDREN.items()},

@@ -1,0 +1,70 @@
+"""Incidents: work that failed for good and waits for an operator (Camunda's incident
+resource). Read here; created and resolved by the work that fails (`external_tasks`, and
+the background jobs). Tenant-checked like every runtime row."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.filters import TenantSelector, uuid_in, uuid_or_none, where_equal
+from app.core.pagination import Page, Sorting, count_rows
+from app.models.runtime import Incident
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentFilter:
+    id: str | None = None
+    incident_type: str | None = None
+    incident_message: str | None = None
+    process_instance_id: str | None = None
+    process_definition_id: str | None = None
+    activity_id: str | None = None
+    configuration: str | None = None
+    tenants: TenantSelector = field(default_factory=TenantSelector)
+
+    def apply(self, statement: Select[Any]) -> Select[Any]:
+        if self.id is not None:
+            statement = statement.where(uuid_in(Incident.id, [self.id]))
+        if self.process_instance_id is not None:
+            statement = statement.where(
+                Incident.process_instance_id == uuid_or_none(self.process_instance_id)
+            )
+        statement = where_equal(
+            statement,
+            {
+                Incident.incident_type: self.incident_type,
+                Incident.message: self.incident_message,
+                Incident.process_definition_id: self.process_definition_id,
+                Incident.activity_id: self.activity_id,
+                Incident.configuration: self.configuration,
+            },
+        )
+        return self.tenants.apply(statement, Incident.tenant_id)
+
+
+_SORT_COLUMNS = {
+    "incidentId": Incident.id,
+    "incidentTimestamp": Incident.created_at,
+    "incidentType": Incident.incident_type,
+    "activityId": Incident.activity_id,
+    "processInstanceId": Incident.process_instance_id,
+    "processDefinitionId": Incident.process_definition_id,
+    "configuration": Incident.configuration,
+    "tenantId": Incident.tenant_id,
+}
+
+
+async def list_incidents(
+    session: AsyncSession, *, filters: IncidentFilter, sorting: Sorting, page: Page
+) -> Sequence[Incident]:
+    statement = sorting.apply(filters.apply(select(Incident)), _SORT_COLUMNS, tiebreak=Incident.id)
+    return (await session.scalars(page.apply(statement))).all()
+
+
+async def count_incidents(session: AsyncSession, *, filters: IncidentFilter) -> int:
+    return await count_rows(session, filters.apply(select(Incident)))
