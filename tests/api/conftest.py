@@ -192,8 +192,15 @@ async def table_rows(seed: Seed, models: Iterable[Any]) -> dict[str, list[tuple[
         for model in models:
             table = model.__table__
             statement = select(*table.columns).order_by(*table.primary_key.columns)
-            snapshot[table.name] = [tuple(row) for row in (await session.execute(statement))]
+            snapshot[table.name] = [
+                tuple(_hashable(value) for value in row) for row in await session.execute(statement)
+            ]
     return snapshot
+
+
+def _hashable(value: Any) -> Any:
+    """Array columns come back as lists: compared as tuples, rows stay usable in sets."""
+    return tuple(value) if isinstance(value, list) else value
 
 
 async def identity_rows(seed: Seed) -> dict[str, list[tuple[Any, ...]]]:
