@@ -964,8 +964,13 @@ async def terminate_history(
     session: AsyncSession, instance_ids: Sequence[uuid.UUID], *, reason: str | None
 ) -> None:
     """History of a deleted tree: instances EXTERNALLY_TERMINATED, open tasks "deleted",
-    open activities canceled."""
+    open activities canceled, open external tasks logged "deleted"."""
     now = datetime.now(UTC)
+    user_id = current_context(session).user_id
+    for row in await session.scalars(
+        select(ExternalTask).where(ExternalTask.process_instance_id.in_(instance_ids))
+    ):
+        session.add(external_task_log(row, "deleted", user_id=user_id))
     for instance_id in instance_ids:
         await _end_history(session, instance_id, "EXTERNALLY_TERMINATED", None, now, reason)
     await session.execute(

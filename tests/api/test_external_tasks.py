@@ -338,3 +338,17 @@ async def test_deploying_a_service_task_without_a_worker_topic_is_refused(
         headers=admin,
     )
     assert "camunda:type" in assert_problem(response, 400)["detail"]
+
+
+async def test_deleting_the_instance_logs_its_open_external_task_as_deleted(
+    client: httpx.AsyncClient, admin: Headers, tenant_a: TenantMember, tenant_b: TenantMember
+) -> None:
+    instances = await _two_tenants(client, admin)
+    response = await client.delete(f"/process-instance/{instances['T1']}", headers=tenant_a.headers)
+    assert response.status_code == 204, response.text
+    log = await client.get(
+        "/history/external-task-log", params={"deletionLog": "true"}, headers=admin
+    )
+    [entry] = log.json()
+    assert (entry["processInstanceId"], entry["tenantId"]) == (instances["T1"], "T1")
+    assert (await client.get("/external-task/count", headers=admin)).json() == {"count": 1}
