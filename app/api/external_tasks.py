@@ -293,6 +293,7 @@ def _log_filter(
     successLog: bool = False,
     deletionLog: bool = False,
     tenantIdIn: str | None = None,
+    withoutTenantId: bool = False,
 ) -> LogFilter:
     states = [
         state
@@ -310,7 +311,7 @@ def _log_filter(
         topic_name=topicName,
         worker_id=workerId,
         state=states[0] if len(states) == 1 else ("" if states else None),
-        tenants=TenantSelector(comma_list(tenantIdIn)),
+        tenants=TenantSelector(comma_list(tenantIdIn), withoutTenantId),
     )
 
 

@@ -32,8 +32,17 @@ from datetime import datetime
 from typing import Any, Final
 
 from lxml import etree
+from SpiffWorkflow.bpmn.parser.event_parsers import (
+    CANCEL_EVENT_XPATH,
+    ERROR_EVENT_XPATH,
+    ESCALATION_EVENT_XPATH,
+    MESSAGE_EVENT_XPATH,
+    SIGNAL_EVENT_XPATH,
+    TERMINATION_EVENT_XPATH,
+)
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.defaults import EndEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
     ErrorEventDefinition,
     SignalEventDefinition,
@@ -42,6 +51,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefin
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
+from SpiffWorkflow.camunda.parser.event_parsers import CamundaEndEventParser
 from SpiffWorkflow.camunda.parser.task_spec import BusinessRuleTaskParser
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.camunda.specs.business_rule_task import BusinessRuleTask
@@ -180,10 +190,31 @@ class _NoEngineBusinessRuleParser(BusinessRuleTaskParser):  # type: ignore[misc]
         )
 
 
+class _SignalEndEventParser(CamundaEndEventParser):  # type: ignore[misc]  # untyped base
+    """Spiff's end event parser reads no signal definition: a signal end event would end
+    silently. This one reads it too, so the end event throws its signal (D5)."""
+
+    def create_task(self) -> Any:
+        event_definition = self.get_event_definition(
+            [
+                MESSAGE_EVENT_XPATH,
+                SIGNAL_EVENT_XPATH,
+                CANCEL_EVENT_XPATH,
+                ERROR_EVENT_XPATH,
+                ESCALATION_EVENT_XPATH,
+                TERMINATION_EVENT_XPATH,
+            ]
+        )
+        task = self._create_task(event_definition)
+        task.connect(self.spec.end)
+        return task
+
+
 class _EngineParser(CamundaParser):  # type: ignore[misc]  # untyped base
     OVERRIDE_PARSER_CLASSES = {
         **CamundaParser.OVERRIDE_PARSER_CLASSES,
         f"{{{BPMN_NS}}}businessRuleTask": (_NoEngineBusinessRuleParser, SandboxedBusinessRuleTask),
+        f"{{{BPMN_NS}}}endEvent": (_SignalEndEventParser, EndEvent),
     }
 
 

@@ -187,7 +187,7 @@ async def get_external_task(session: AsyncSession, worker: Worker, task_id: str)
             else None
         )
     if row is None:
-        raise NotFound(f"External task {task_id} not found.")
+        raise NotFound("External task not found.")
     return row
 
 
@@ -369,7 +369,7 @@ async def _checked(
         .execution_options(populate_existing=True)
     )
     if row is None:
-        raise NotFound(f"External task {task_id} not found.")
+        raise NotFound("External task not found.")
     if worker_id is not None and row.worker_id != worker_id:
         holder = (
             f"it is locked by worker {row.worker_id!r}" if row.worker_id else "it is not locked"
@@ -385,7 +385,7 @@ async def _tree_of(session: AsyncSession, row: ExternalTask) -> execution.Tree:
     tree = await execution.load_tree(session, row.process_instance_id)
     waits = tree.before_view.waits if tree.before_view else []
     if all(wait.id != row.id for wait in waits):
-        raise NotFound(f"External task {row.id} not found.")
+        raise NotFound("External task not found.")
     return tree
 
 

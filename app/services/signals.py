@@ -57,6 +57,6 @@ async def _to_execution(
         else []
     )
     if not subscriptions:
-        raise NotFound(f"Execution {execution_id} waits for no signal {name!r}.")
+        raise NotFound("Execution not found (or it waits for no such signal).")
     for subscription in subscriptions:
         await execution.deliver(session, subscription, variables)
