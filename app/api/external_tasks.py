@@ -8,6 +8,7 @@ worker its tenants' tasks, a system worker every tenant's, each done in its own 
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import PlainTextResponse
 
 from app.api.deps import PageDep, SessionDep, SettingsDep, SortingDep, VariableLimitsDep
 from app.api.paths import comma_list
@@ -210,6 +211,17 @@ async def get_external_task(id: str, session: SessionDep, worker: WorkerDep) -> 
     return ExternalTaskRead.model_validate(
         await external_tasks.get_external_task(session, worker, id)
     )
+
+
+@router.get(
+    "/{id}/errorDetails",
+    response_class=PlainTextResponse,
+    responses={**READ_ONE, 200: {"content": {"text/plain": {}}}},
+)
+async def get_error_details(id: str, session: SessionDep, worker: WorkerDep) -> str:
+    """The full `errorDetails` of the task's last failure, as text (empty when none)."""
+    row = await external_tasks.get_external_task(session, worker, id)
+    return row.error_details or ""
 
 
 @router.post("/{id}/complete", **NO_CONTENT)

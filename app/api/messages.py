@@ -3,6 +3,7 @@
 from typing import Any
 
 from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
 
 from app.api.deps import SessionDep, VariableLimitsDep
 from app.api.responses import problems
@@ -44,7 +45,16 @@ async def correlate(
     )
     if not body.result_enabled:
         return Response(status_code=204)
-    return [_result(result, with_variables=body.variables_in_result_enabled) for result in results]
+    # Camunda leaves `variables` out unless asked for (clients iterate it when present).
+    omit = None if body.variables_in_result_enabled else {"variables"}
+    return JSONResponse(
+        [
+            _result(result, with_variables=body.variables_in_result_enabled).model_dump(
+                mode="json", by_alias=True, exclude=omit
+            )
+            for result in results
+        ]
+    )
 
 
 def _result(result: CorrelationResult, *, with_variables: bool) -> CorrelationResultRead:

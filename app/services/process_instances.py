@@ -345,7 +345,9 @@ def _activity_json(
             for c in children
         ],
         "childTransitionInstances": [],
-        "executionIds": [node_id.rsplit(":", 1)[-1]],
+        # Tessera's executions are its instances (the executionId of its tasks, external
+        # tasks and correlations, and what `/signal` takes as executionId).
+        "executionIds": [str(instance.id)],
         "incidentIds": [],
         "incidents": [],
     }
