@@ -141,12 +141,19 @@ async def fetch_and_lock(
                 lock_duration_ms=topic.lock_duration or 0,
                 variables=topic.variables,
                 business_key=topic.business_key,
-                process_definition_id=topic.process_definition_id,
-                process_definition_key=topic.process_definition_key,
+                process_definition_ids=_one_or_many(
+                    topic.process_definition_id, topic.process_definition_id_in
+                ),
+                process_definition_keys=_one_or_many(
+                    topic.process_definition_key, topic.process_definition_key_in
+                ),
+                process_definition_version_tag=topic.process_definition_version_tag,
+                process_variables=topic.process_variables,
                 tenants=TenantSelector(topic.tenant_id_in, topic.without_tenant_id),
             )
             for topic in body.topics or []
         ],
+        newest_first=any(item.sort_order == "desc" for item in body.sorting or []),
     )
     external_tasks.check_fetch(
         fetch,
@@ -166,6 +173,13 @@ async def fetch_and_lock(
         )
         for task in locked
     ]
+
+
+def _one_or_many(one: str | None, many: list[str] | None) -> list[str] | None:
+    """Camunda's `x` and `xIn` of a topic, together (None: no filter)."""
+    if one is None and many is None:
+        return None
+    return [*(many or []), *([one] if one is not None else [])]
 
 
 @router.get("", response_model=list[ExternalTaskRead], responses=AUTHENTICATED)

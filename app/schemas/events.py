@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_serializer
 
@@ -75,11 +75,21 @@ class FetchTopic(InputSchema):
     local_variables: bool = False
     business_key: str | None = None
     process_definition_id: str | None = None
+    process_definition_id_in: list[str] | None = None
     process_definition_key: str | None = None
+    process_definition_key_in: list[str] | None = None
+    process_definition_version_tag: str | None = None
     tenant_id_in: list[str] | None = None
     without_tenant_id: bool = False
+    # Only tasks whose instance has these variable values (plain values, Camunda's map).
+    process_variables: dict[str, Any] | None = None
     deserialize_values: bool = False
     include_extension_properties: bool = False
+
+
+class FetchSorting(InputSchema):
+    sort_by: Literal["createTime"]
+    sort_order: Literal["asc", "desc"] = "asc"
 
 
 class FetchAndLock(InputSchema):
@@ -88,6 +98,7 @@ class FetchAndLock(InputSchema):
     use_priority: bool = False
     async_response_timeout: int | None = None
     topics: list[FetchTopic] | None = Field(default=None, max_length=100)
+    sorting: list[FetchSorting] | None = Field(default=None, max_length=1)
 
 
 class ExternalTaskRead(Schema):

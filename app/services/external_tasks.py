@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, or_, select, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import end_read_transaction
@@ -39,6 +40,7 @@ from app.core.notifications import WorkNotifier
 from app.core.pagination import Page, Sorting, count_rows
 from app.core.tenancy import acting_for, check_disabled, current_context
 from app.models.history import HistoricExternalTaskLog
+from app.models.repository import ProcessDefinition
 from app.models.runtime import ExternalTask, Incident, ProcessInstance, Variable
 from app.services import engine, execution
 from app.services.execution import FAILED_EXTERNAL_TASK, external_task_log
@@ -200,8 +202,10 @@ class TopicRequest:
     lock_duration_ms: int
     variables: Sequence[str] | None = None  # None = all
     business_key: str | None = None
-    process_definition_id: str | None = None
-    process_definition_key: str | None = None
+    process_definition_ids: Sequence[str] | None = None
+    process_definition_keys: Sequence[str] | None = None
+    process_definition_version_tag: str | None = None
+    process_variables: Mapping[str, Any] | None = None  # plain values the instance must hold
     tenants: TenantSelector = field(default_factory=TenantSelector)
 
 
@@ -212,6 +216,7 @@ class FetchRequest:
     topics: Sequence[TopicRequest]
     use_priority: bool = False
     async_response_timeout_ms: int | None = None
+    newest_first: bool = False  # Camunda's `sorting: [{sortBy: createTime, sortOrder: desc}]`
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,7 +279,7 @@ async def _lock_available(
                 break
             rows = (
                 await session.scalars(
-                    _available(topic, now, request.use_priority)
+                    _available(topic, now, request)
                     .limit(wanted)
                     .with_for_update(of=ExternalTask, skip_locked=True)
                 )
@@ -289,24 +294,41 @@ async def _lock_available(
     return [LockedTask(row, variables.get(row.id, {})) for row in locked]
 
 
-def _available(topic: TopicRequest, now: datetime, use_priority: bool) -> Select[Any]:
+def _available(topic: TopicRequest, now: datetime, request: FetchRequest) -> Select[Any]:
     statement = select(ExternalTask).where(
         ExternalTask.topic_name == topic.topic_name,
         _unlocked(now),
         _retries_left(),
         ExternalTask.suspended.is_(False),
     )
-    statement = where_equal(
-        statement,
-        {
-            ExternalTask.business_key: topic.business_key,
-            ExternalTask.process_definition_id: topic.process_definition_id,
-            ExternalTask.process_definition_key: topic.process_definition_key,
-        },
-    )
+    statement = where_equal(statement, {ExternalTask.business_key: topic.business_key})
+    if topic.process_definition_ids is not None:
+        statement = statement.where(
+            ExternalTask.process_definition_id.in_(topic.process_definition_ids)
+        )
+    if topic.process_definition_keys is not None:
+        statement = statement.where(
+            ExternalTask.process_definition_key.in_(topic.process_definition_keys)
+        )
+    if topic.process_definition_version_tag is not None:
+        tagged = select(ProcessDefinition.id).where(
+            ProcessDefinition.version_tag == topic.process_definition_version_tag
+        )
+        statement = statement.where(ExternalTask.process_definition_id.in_(tagged))
+    for name, value in (topic.process_variables or {}).items():
+        statement = statement.where(
+            select(Variable.id)
+            .where(
+                Variable.process_instance_id == ExternalTask.process_instance_id,
+                Variable.name == name,
+                Variable.value == type_coerce(value, JSONB),
+            )
+            .exists()
+        )
     statement = topic.tenants.apply(statement, ExternalTask.tenant_id)
-    order = [ExternalTask.priority.desc()] if use_priority else []
-    return statement.order_by(*order, ExternalTask.created_at, ExternalTask.id)
+    order = [ExternalTask.priority.desc()] if request.use_priority else []
+    created = ExternalTask.created_at.desc() if request.newest_first else ExternalTask.created_at
+    return statement.order_by(*order, created, ExternalTask.id)
 
 
 async def _variables_of(

@@ -153,7 +153,8 @@ async def correlate(session: AsyncSession, request: Correlation) -> list[Correla
             variables=variables,
         )
         results.append(CorrelationResult.of(tree, tree.root.id, started=True))
-    if not results:
+    # `all` with nothing to reach is no error (Camunda's correlateAll returns nothing).
+    if not results and not request.all:
         raise _no_match(name)
     return results
 

@@ -174,17 +174,17 @@ from sqlalchemy import select
 from app.core.config import Settings
 from app.models import EventSubscription
 from tests.api.conftest import Headers, Seed, TenantMember, assert_problem, member, open_client
-from tests.api.event_fixtures import (
+from tests.api.event_models import (
     ERROR_CODE,
     MESSAGE,
     SIGNAL,
     TOPIC,
-    message_catch,
-    message_start,
+    camunda_message_catch,
+    camunda_message_start,
+    camunda_signal_catch,
+    camunda_signal_start,
+    camunda_signal_throw,
     one_external_task,
-    signal_catch,
-    signal_start,
-    signal_throw,
     two_external_tasks,
 )
 from tests.api.repository_fixtures import rows_and_count
@@ -288,11 +288,11 @@ async def test_d1_a_message_starts_a_tenants_definition_in_that_tenant(
     (as admin) and MT.tenantcheck.MultiTenancyMessageCorrelationCmdTenantCheckTest
     .correlateMessageToStartEventWithAuthenticatedTenant (T2's definition deployed next: T1's
     member starts T1's, no ambiguity)."""
-    own = await deploy(client, callers.admin, "T1", message_start())
+    own = await deploy(client, callers.admin, "T1", camunda_message_start())
     [result] = await correlated(client, callers.admin)
     assert result["resultType"] == "ProcessDefinition"
     assert result["processInstance"]["tenantId"] == "T1"
-    await deploy(client, callers.admin, "T2", message_start())
+    await deploy(client, callers.admin, "T2", camunda_message_start())
     [result] = await correlated(client, callers.t1)
     assert result["processInstance"]["tenantId"] == "T1"
     expected = [("T1", own["messageStart"])] * 2
@@ -305,7 +305,7 @@ async def test_c6_a_message_starts_a_shared_definition_in_the_callers_tenant(
     """MT.MultiTenancyMessageCorrelationTest.correlateMessageToStartEventNoTenantIdSetForNonTenant.
     Camunda: the instance has no tenant; DESIGN §3 (C6): it belongs to the caller's only tenant,
     and a caller of no tenant (an admin too) gets 400 and nothing starts."""
-    shared = await deploy(client, callers.admin, None, message_start())
+    shared = await deploy(client, callers.admin, None, camunda_message_start())
     for caller in (callers.admin, callers.none):
         assert_problem(await correlate(client, caller), 400)
     [result] = await correlated(client, callers.t1)
@@ -319,8 +319,8 @@ async def test_d1_with_tenant_id_a_message_starts_that_tenants_definition(
 ) -> None:
     """MT.MultiTenancyMessageCorrelationTest.correlateMessageToStartEventWithTenantId /
     correlateStartMessageWithTenantId (by a member of both tenants, then by an admin)."""
-    t1 = await deploy(client, callers.admin, "T1", message_start())
-    t2 = await deploy(client, callers.admin, "T2", message_start())
+    t1 = await deploy(client, callers.admin, "T1", camunda_message_start())
+    t2 = await deploy(client, callers.admin, "T2", camunda_message_start())
     await correlated(client, callers.t12, tenantId="T1")
     expected = [("T1", t1["messageStart"])]
     assert await instances_of(client, callers.admin, "messageStart") == expected
@@ -336,8 +336,8 @@ async def test_c4_d1_without_tenant_id_a_message_starts_the_shared_definition(
     correlateStartMessageWithoutTenantId. Camunda: the shared definition's instance has no
     tenant; DESIGN §3 (C4): it is the caller's tenant's. Without the selector T1's own version
     is the effective one (B7)."""
-    shared = await deploy(client, callers.admin, None, message_start())
-    own = await deploy(client, callers.admin, "T1", message_start())
+    shared = await deploy(client, callers.admin, None, camunda_message_start())
+    own = await deploy(client, callers.admin, "T1", camunda_message_start())
     [result] = await correlated(client, callers.t1, withoutTenantId=True)
     instance = result["processInstance"]
     assert (instance["tenantId"], instance["definitionId"]) == ("T1", shared["messageStart"])
@@ -352,8 +352,8 @@ async def test_d2_a_message_for_start_events_of_two_tenants_is_400(
     """MT.MultiTenancyMessageCorrelationTest.failToCorrelateMessageToStartEventsForMultipleTenants
     / failToCorrelateStartMessageForMultipleTenants ("Cannot correlate a message with name
     'message' to a single process definition"), for an admin and a member of both tenants."""
-    await deploy(client, callers.admin, "T1", message_start())
-    await deploy(client, callers.admin, "T2", message_start())
+    await deploy(client, callers.admin, "T1", camunda_message_start())
+    await deploy(client, callers.admin, "T2", camunda_message_start())
     problem = assert_problem(await correlate(client, callers.admin), 400)
     assert f"Cannot correlate a message with name '{MESSAGE}'" in problem["detail"], problem
     assert_problem(await correlate(client, callers.t12), 400)
@@ -364,8 +364,8 @@ async def test_d3_all_starts_the_definition_of_every_tenant(
     client: httpx.AsyncClient, callers: Callers
 ) -> None:
     """MT.MultiTenancyMessageCorrelationTest.correlateMessagesToStartEventsForMultipleTenants."""
-    t1 = await deploy(client, callers.admin, "T1", message_start())
-    t2 = await deploy(client, callers.admin, "T2", message_start())
+    t1 = await deploy(client, callers.admin, "T1", camunda_message_start())
+    t2 = await deploy(client, callers.admin, "T2", camunda_message_start())
     results = await correlated(client, callers.admin, all=True)
     assert sorted(r["processInstance"]["tenantId"] for r in results) == ["T1", "T2"]
     expected = [("T1", t1["messageStart"]), ("T2", t2["messageStart"])]
@@ -379,7 +379,7 @@ async def test_d1_a_message_reaches_the_instance_waiting_for_it(
     """MT.MultiTenancyMessageCorrelationTest.correlateMessageToIntermediateCatchEventNoTenantIdSetForTenant
     / ...ForNonTenant (as admin). Camunda: the shared definition's instance has no tenant;
     DESIGN §3 (C6): it is T1's, which started it."""
-    ids = await deploy(client, callers.admin, tenant, message_catch())
+    ids = await deploy(client, callers.admin, tenant, camunda_message_catch())
     started = await start(client, callers.t1, "messageCatch")
     [result] = await correlated(client, callers.admin)
     assert result["resultType"] == "Execution"
@@ -392,8 +392,8 @@ async def test_d1_with_tenant_id_a_message_reaches_only_that_tenants_instance(
     client: httpx.AsyncClient, callers: Callers
 ) -> None:
     """MT.MultiTenancyMessageCorrelationTest.correlateMessageToIntermediateCatchEventWithTenantId."""
-    t1 = await deploy(client, callers.admin, "T1", message_catch())
-    await deploy(client, callers.admin, "T2", message_catch())
+    t1 = await deploy(client, callers.admin, "T1", camunda_message_catch())
+    await deploy(client, callers.admin, "T2", camunda_message_catch())
     await start(client, callers.t1, "messageCatch")
     await start(client, callers.t2, "messageCatch")
     await correlated(client, callers.t12, tenantId="T1")
@@ -407,8 +407,8 @@ async def test_c6_d1_without_tenant_id_a_message_reaches_no_waiting_instance(
     Camunda: the shared definition's instance (no tenant) receives it; DESIGN §3 (C6): that
     instance is T1's, and withoutTenantId selects start events of shared definitions only:
     400 no match, nothing moves."""
-    await deploy(client, callers.admin, None, message_catch())
-    await deploy(client, callers.admin, "T1", message_catch())
+    await deploy(client, callers.admin, None, camunda_message_catch())
+    await deploy(client, callers.admin, "T1", camunda_message_catch())
     await start(client, callers.t1, "messageCatch", withoutTenantId=True)
     await start(client, callers.t1, "messageCatch")
     problem = assert_problem(await correlate(client, callers.t1, withoutTenantId=True), 400)
@@ -422,8 +422,8 @@ async def test_d1_d3_with_tenant_id_all_reaches_that_tenants_instances_and_start
     """MT.MultiTenancyMessageCorrelationTest.correlateMessageToStartAndIntermediateCatchEventWithTenantId
     and correlateMessageToMultipleIntermediateCatchEventsWithTenantId (two waiting instances
     per tenant, and a start event)."""
-    t1 = await deploy(client, callers.admin, "T1", message_start(), message_catch())
-    await deploy(client, callers.admin, "T2", message_start(), message_catch())
+    t1 = await deploy(client, callers.admin, "T1", camunda_message_start(), camunda_message_catch())
+    await deploy(client, callers.admin, "T2", camunda_message_start(), camunda_message_catch())
     for caller in (callers.t1, callers.t1, callers.t2, callers.t2):
         await start(client, caller, "messageCatch")
     results = await correlated(client, callers.t12, tenantId="T1", all=True)
@@ -440,8 +440,10 @@ async def test_c6_d1_without_tenant_id_all_starts_the_shared_definition_only(
     and correlateMessageToMultipleIntermediateCatchEventsWithoutTenantId. Camunda: the shared
     definition's waiting instances and its start event, all without tenant; DESIGN §3 (C6):
     the waiting instances are T1's, so only the shared start event, started for T1."""
-    shared = await deploy(client, callers.admin, None, message_start(), message_catch())
-    await deploy(client, callers.admin, "T1", message_start(), message_catch())
+    shared = await deploy(
+        client, callers.admin, None, camunda_message_start(), camunda_message_catch()
+    )
+    await deploy(client, callers.admin, "T1", camunda_message_start(), camunda_message_catch())
     for without in (True, True, False, False):
         await start(client, callers.t1, "messageCatch", withoutTenantId=without)
     [result] = await correlated(client, callers.t1, withoutTenantId=True, all=True)
@@ -455,8 +457,8 @@ async def test_d3_all_reaches_every_tenant_the_caller_sees(
     """MT.MultiTenancyMessageCorrelationTest.correlateMessagesToIntermediateCatchEventsForMultipleTenants
     and correlateMessagesToStartAndIntermediateCatchEventForMultipleTenants (as admin): T1 has
     the start event and a waiting instance, T2 a waiting instance."""
-    t1 = await deploy(client, callers.admin, "T1", message_start(), message_catch())
-    t2 = await deploy(client, callers.admin, "T2", message_catch())
+    t1 = await deploy(client, callers.admin, "T1", camunda_message_start(), camunda_message_catch())
+    t2 = await deploy(client, callers.admin, "T2", camunda_message_catch())
     await start(client, callers.t1, "messageCatch")
     await start(client, callers.t2, "messageCatch")
     assert len(await correlated(client, callers.admin, all=True)) == 3
@@ -472,8 +474,8 @@ async def test_d2_a_message_for_instances_of_two_tenants_is_400(
     """MT.MultiTenancyMessageCorrelationTest.failToCorrelateMessageToIntermediateCatchEventsForMultipleTenants
     (no @Test in Camunda's class; "Cannot correlate a message with name 'message' to a single
     execution"), for an admin and a member of both tenants."""
-    await deploy(client, callers.admin, "T1", message_catch())
-    await deploy(client, callers.admin, "T2", message_catch())
+    await deploy(client, callers.admin, "T1", camunda_message_catch())
+    await deploy(client, callers.admin, "T2", camunda_message_catch())
     await start(client, callers.t1, "messageCatch")
     await start(client, callers.t2, "messageCatch")
     for caller in (callers.admin, callers.t12):
@@ -492,7 +494,7 @@ async def test_c5_a_message_to_an_instance_id_with_a_tenant_selector_is_400(
 ) -> None:
     """MT.MultiTenancyMessageCorrelationTest.failToCorrelateMessageByProcessInstanceIdAndTenantId
     / ...WithoutTenantId ("Cannot specify a tenant-id"), aimed at T1's own waiting instance."""
-    await deploy(client, callers.admin, "T1", message_catch())
+    await deploy(client, callers.admin, "T1", camunda_message_catch())
     started = await start(client, callers.t1, "messageCatch")
     response = await correlate(client, callers.t1, processInstanceId=started["id"], **selector)
     assert_problem(response, 400)
@@ -507,9 +509,9 @@ async def test_b7_a_message_start_event_follows_the_latest_remaining_version(
     (T1's `messageStart` v2 of 3, the shared v3 of 3 for T2, T1's `anotherKey` v1 of 3)."""
     deployments: dict[str, list[tuple[str, str]]] = {"T1": [], "shared": [], "another": []}
     models = {
-        "T1": ("T1", message_start()),
-        "shared": (None, message_start()),
-        "another": ("T1", message_start("anotherKey", message="sophisticated message")),
+        "T1": ("T1", camunda_message_start()),
+        "shared": (None, camunda_message_start()),
+        "another": ("T1", camunda_message_start("anotherKey", message="sophisticated message")),
     }
     for name, (tenant, model) in models.items():
         for _ in range(3):
@@ -542,17 +544,18 @@ async def test_a3_c6_a_user_without_tenants_correlates_to_nothing(
     correlateMessageToStartAndIntermediateCatchEventWithNoAuthenticatedTenants. Camunda: the
     shared definition's waiting instance and start event (no tenant) receive the message;
     DESIGN §3: a user of no tenant sees no waiting instance (A3) and has no tenant to start an
-    instance in (C6): 400, nothing changes."""
+    instance in (C6): 400 for a single correlation; `all` reaches nothing (Camunda's
+    correlateAll is no error without a match); nothing changes."""
     for tenant in ("T1", "T2", None):
-        await deploy(client, callers.admin, tenant, message_catch())
+        await deploy(client, callers.admin, tenant, camunda_message_catch())
     await start(client, callers.t1, "messageCatch")
     await start(client, callers.t2, "messageCatch")
     await start(client, callers.admin, "messageCatch", tenant="T3")
     assert_problem(await correlate(client, callers.none), 400)
     for tenant in ("T1", "T2", None):
-        await deploy(client, callers.admin, tenant, message_start())
+        await deploy(client, callers.admin, tenant, camunda_message_start())
     assert_problem(await correlate(client, callers.none), 400)
-    assert_problem(await correlate(client, callers.none, all=True), 400)
+    assert (await correlate(client, callers.none, all=True)).status_code == 204
     assert await reached(client, callers.admin) == []
     assert len(await instances_of(client, callers.admin, "messageCatch")) == 3
 
@@ -562,8 +565,8 @@ async def test_d1_a_member_of_t1_reaches_t1s_waiting_instance(
 ) -> None:
     """MT.tenantcheck.MultiTenancyMessageCorrelationCmdTenantCheckTest.correlateMessageToIntermediateCatchEventWithAuthenticatedTenant:
     T2's waiting instance, invisible to T1's member, does not make the correlation ambiguous."""
-    t1 = await deploy(client, callers.admin, "T1", message_catch())
-    await deploy(client, callers.admin, "T2", message_catch())
+    t1 = await deploy(client, callers.admin, "T1", camunda_message_catch())
+    await deploy(client, callers.admin, "T2", camunda_message_catch())
     await start(client, callers.t1, "messageCatch")
     await start(client, callers.t2, "messageCatch")
     await correlated(client, callers.t1)
@@ -574,8 +577,8 @@ async def test_d3_all_as_a_member_of_t1_reaches_t1_only(
     client: httpx.AsyncClient, callers: Callers
 ) -> None:
     """MT.tenantcheck.MultiTenancyMessageCorrelationCmdTenantCheckTest.correlateMessageToStartAndIntermediateCatchEventWithAuthenticatedTenant."""
-    await deploy(client, callers.admin, "T2", message_start(), message_catch())
-    t1 = await deploy(client, callers.admin, "T1", message_start(), message_catch())
+    await deploy(client, callers.admin, "T2", camunda_message_start(), camunda_message_catch())
+    t1 = await deploy(client, callers.admin, "T1", camunda_message_start(), camunda_message_catch())
     await start(client, callers.t1, "messageCatch")
     await start(client, callers.t2, "messageCatch")
     assert len(await correlated(client, callers.t1, all=True)) == 2
@@ -591,9 +594,9 @@ async def test_a6_switched_off_a_user_without_tenants_correlates_in_any_tenant(
     / correlateMessageToIntermediateCatchEventDisabledTenantCheck (both with tenantId T1) /
     correlateMessageToStartAndIntermediateCatchEventDisabledTenantCheck (all: every tenant)."""
     models = {
-        "StartEvent": (message_start(),),
-        "IntermediateCatchEvent": (message_catch(),),
-        "StartAndIntermediate": (message_start(), message_catch()),
+        "StartEvent": (camunda_message_start(),),
+        "IntermediateCatchEvent": (camunda_message_catch(),),
+        "StartAndIntermediate": (camunda_message_start(), camunda_message_catch()),
     }[case]
     ids = {t: await deploy(client, callers.admin, t, *models) for t in ("T1", "T2")}
     if case != "StartEvent":
@@ -613,7 +616,7 @@ async def test_d6_correlating_to_another_tenants_instance_is_like_an_unknown_one
     """MT.tenantcheck.MultiTenancyMessageCorrelationCmdTenantCheckTest.failToCorrelateMessageByProcessInstanceIdNoAuthenticatedTenants
     ("Cannot correlate message") and correlateMessageByProcessInstanceIdWithAuthenticatedTenant.
     DESIGN §3: the same 400 as for a random instance id, for a member of T2 too."""
-    t1 = await deploy(client, callers.admin, "T1", message_catch())
+    t1 = await deploy(client, callers.admin, "T1", camunda_message_catch())
     started = await start(client, callers.t1, "messageCatch")
     for outsider in (callers.none, callers.t2):
         seen = await correlate(client, outsider, processInstanceId=started["id"])
@@ -632,7 +635,7 @@ async def test_c7_a_waiting_instances_subscriptions_belong_to_its_tenant(
     """MT.MultiTenancyExecutionPropagationTest.testPropagateTenantIdToIntermediateMessageEventSubscription
     / ...IntermediateSignalEventSubscription (rows read directly: there is no event subscription
     query). On instances of shared definitions: the tenant each was started for (C6)."""
-    await deploy(client, callers.admin, None, message_catch(), signal_catch())
+    await deploy(client, callers.admin, None, camunda_message_catch(), camunda_signal_catch())
     await start(client, callers.t1, "messageCatch")
     await start(client, callers.admin, "signalCatch", tenant="T3")
     async with seed() as session:
@@ -655,7 +658,7 @@ async def test_d4_a_signal_starts_a_tenants_definition(
     client: httpx.AsyncClient, callers: Callers
 ) -> None:
     """MT.MultiTenancySignalReceiveTest.sendSignalToStartEventWithoutTenantIdForTenant (admin)."""
-    own = await deploy(client, callers.admin, "T1", signal_start())
+    own = await deploy(client, callers.admin, "T1", camunda_signal_start())
     await send_signal(client, callers.admin)
     assert await instances_of(client, callers.admin, "signalStart") == [("T1", own["signalStart"])]
 
@@ -666,7 +669,7 @@ async def test_c6_d4_a_signal_starts_a_shared_definition_in_the_callers_tenant(
     """MT.MultiTenancySignalReceiveTest.sendSignalToStartEventWithoutTenantIdForNonTenant.
     Camunda: one instance without tenant; DESIGN §3 (C6): one instance in T1, the only tenant
     of the caller."""
-    shared = await deploy(client, callers.admin, None, signal_start())
+    shared = await deploy(client, callers.admin, None, camunda_signal_start())
     await send_signal(client, callers.t1)
     expected = [("T1", shared["signalStart"])]
     assert await instances_of(client, callers.admin, "signalStart") == expected
@@ -679,7 +682,7 @@ async def test_c6_d4_a_signal_from_a_member_of_two_tenants_starts_a_shared_defin
     a member of T1 and T2. Camunda: one instance without tenant; DESIGN §3 (D4, C6): the signal
     reaches every tenant the caller may see, and the shared definition is effective in both, so
     it starts once in each."""
-    shared = await deploy(client, callers.admin, None, signal_start())
+    shared = await deploy(client, callers.admin, None, camunda_signal_start())
     await send_signal(client, callers.t12)
     expected = [("T1", shared["signalStart"]), ("T2", shared["signalStart"])]
     assert await instances_of(client, callers.admin, "signalStart") == expected
@@ -689,8 +692,8 @@ async def test_d4_with_tenant_id_a_signal_starts_only_that_tenants_definition(
     client: httpx.AsyncClient, callers: Callers
 ) -> None:
     """MT.MultiTenancySignalReceiveTest.sendSignalToStartEventForTenant."""
-    t1 = await deploy(client, callers.admin, "T1", signal_start())
-    t2 = await deploy(client, callers.admin, "T2", signal_start())
+    t1 = await deploy(client, callers.admin, "T1", camunda_signal_start())
+    t2 = await deploy(client, callers.admin, "T2", camunda_signal_start())
     await send_signal(client, callers.t12, tenantId="T1")
     expected = [("T1", t1["signalStart"])]
     assert await instances_of(client, callers.admin, "signalStart") == expected
@@ -704,8 +707,8 @@ async def test_c4_d4_without_tenant_id_a_signal_starts_only_the_shared_definitio
 ) -> None:
     """MT.MultiTenancySignalReceiveTest.sendSignalToStartEventForNonTenant. Camunda: the shared
     definition's instance has no tenant; DESIGN §3 (C4): it belongs to the caller's tenant."""
-    shared = await deploy(client, callers.admin, None, signal_start())
-    await deploy(client, callers.admin, "T1", signal_start())
+    shared = await deploy(client, callers.admin, None, camunda_signal_start())
+    await deploy(client, callers.admin, "T1", camunda_signal_start())
     await send_signal(client, callers.t1, withoutTenantId=True)
     expected = [("T1", shared["signalStart"])]
     assert await instances_of(client, callers.admin, "signalStart") == expected
@@ -718,7 +721,7 @@ async def test_d4_a_signal_reaches_the_instance_waiting_for_it(
     """MT.MultiTenancySignalReceiveTest.sendSignalToIntermediateCatchEventWithoutTenantIdForTenant
     / ...ForNonTenant (as admin). Camunda: the shared definition's instance has no tenant;
     DESIGN §3 (C6): it is T1's, which started it."""
-    ids = await deploy(client, callers.admin, tenant, signal_catch())
+    ids = await deploy(client, callers.admin, tenant, camunda_signal_catch())
     await start(client, callers.t1, "signalCatch")
     await send_signal(client, callers.admin)
     assert await reached(client, callers.admin) == [("T1", ids["signalCatch"])]
@@ -730,7 +733,7 @@ async def test_d4_with_tenant_id_a_signal_reaches_only_that_tenant(
     """MT.MultiTenancySignalReceiveTest.sendSignalToIntermediateCatchEventForTenant and
     sendSignalToStartAndIntermediateCatchEventForTenant."""
     ids = {
-        t: await deploy(client, callers.admin, t, signal_start(), signal_catch())
+        t: await deploy(client, callers.admin, t, camunda_signal_start(), camunda_signal_catch())
         for t in ("T1", "T2")
     }
     await start(client, callers.t1, "signalCatch")
@@ -750,8 +753,10 @@ async def test_c6_d4_without_tenant_id_a_signal_reaches_no_waiting_instance(
     sendSignalToStartAndIntermediateCatchEventForNonTenant. Camunda: the shared definition's
     waiting instance and start event (tasks without tenant); DESIGN §3 (C6): that instance is
     T1's, so only the shared start event, started for T1."""
-    shared = await deploy(client, callers.admin, None, signal_start(), signal_catch())
-    await deploy(client, callers.admin, "T1", signal_start(), signal_catch())
+    shared = await deploy(
+        client, callers.admin, None, camunda_signal_start(), camunda_signal_catch()
+    )
+    await deploy(client, callers.admin, "T1", camunda_signal_start(), camunda_signal_catch())
     await start(client, callers.t1, "signalCatch", withoutTenantId=True)
     await start(client, callers.t1, "signalCatch")
     await send_signal(client, callers.t1, withoutTenantId=True)
@@ -765,8 +770,8 @@ async def test_d4_a_signal_reaches_every_tenant(
     sendSignalToIntermediateCatchEventsForMultipleTenants and
     sendSignalToStartAndIntermediateCatchEventForMultipleTenants (as admin): T1 has a waiting
     instance, T2 one and a start event."""
-    t1 = await deploy(client, callers.admin, "T1", signal_catch())
-    t2 = await deploy(client, callers.admin, "T2", signal_start(), signal_catch())
+    t1 = await deploy(client, callers.admin, "T1", camunda_signal_catch())
+    t2 = await deploy(client, callers.admin, "T2", camunda_signal_start(), camunda_signal_catch())
     await start(client, callers.t1, "signalCatch")
     await start(client, callers.t2, "signalCatch")
     await send_signal(client, callers.admin)
@@ -781,7 +786,7 @@ async def test_c5_a_signal_to_one_execution_with_a_tenant_id_is_400(
 ) -> None:
     """MT.MultiTenancySignalReceiveTest.failToSendSignalWithExecutionIdForTenant ("Cannot specify
     a tenant-id when deliver a signal to a single execution"), at T1's own waiting execution."""
-    await deploy(client, callers.admin, "T1", signal_catch())
+    await deploy(client, callers.admin, "T1", camunda_signal_catch())
     started = await start(client, callers.t1, "signalCatch")
     execution = waiting_execution(started)
     body = {"name": SIGNAL, "executionId": execution, "tenantId": "T1"}
@@ -805,10 +810,17 @@ async def test_d5_a_signal_thrown_in_t1_reaches_t1_only(
     definition included, T3's not — and the start event of T1's effective definition, its own
     (the shared one is not started)."""
     t1 = await deploy(
-        client, callers.admin, "T1", signal_start(), signal_catch(), signal_throw(at=at)
+        client,
+        callers.admin,
+        "T1",
+        camunda_signal_start(),
+        camunda_signal_catch(),
+        camunda_signal_throw(at=at),
     )
-    await deploy(client, callers.admin, "T2", signal_start(), signal_catch())
-    shared = await deploy(client, callers.admin, None, signal_start(), signal_catch())
+    await deploy(client, callers.admin, "T2", camunda_signal_start(), camunda_signal_catch())
+    shared = await deploy(
+        client, callers.admin, None, camunda_signal_start(), camunda_signal_catch()
+    )
     await start(client, callers.t1, "signalCatch")
     await start(client, callers.t1, "signalCatch", withoutTenantId=True)
     await start(client, callers.admin, "signalCatch", tenant="T3")
@@ -830,9 +842,14 @@ async def test_d5_a_signal_thrown_by_a_shared_definition_reaches_the_tenant_it_r
     instance of the shared catch and the shared start event for T2 — T1's waiting instance
     not."""
     shared = await deploy(
-        client, callers.admin, None, signal_start(), signal_catch(), signal_throw(at=at)
+        client,
+        callers.admin,
+        None,
+        camunda_signal_start(),
+        camunda_signal_catch(),
+        camunda_signal_throw(at=at),
     )
-    await deploy(client, callers.admin, "T1", signal_start(), signal_catch())
+    await deploy(client, callers.admin, "T1", camunda_signal_start(), camunda_signal_catch())
     await start(client, callers.t2, "signalCatch")
     await start(client, callers.t1, "signalCatch")
     await start(client, callers.t2, "signalThrow")
@@ -851,8 +868,8 @@ async def test_a3_c6_a_signal_from_a_user_without_tenants_reaches_nothing(
     sendSignalToStartAndIntermediateCatchEventNoAuthenticatedTenants. Camunda: the shared
     definition's start event and waiting instance (no tenant); DESIGN §3: a user of no tenant
     sees no waiting instance (A3) and has no tenant for a start (C6): nothing happens."""
-    await deploy(client, callers.admin, None, signal_start(), signal_catch())
-    await deploy(client, callers.admin, "T1", signal_start(), signal_catch())
+    await deploy(client, callers.admin, None, camunda_signal_start(), camunda_signal_catch())
+    await deploy(client, callers.admin, "T1", camunda_signal_start(), camunda_signal_catch())
     await start(client, callers.t1, "signalCatch", withoutTenantId=True)
     await start(client, callers.t1, "signalCatch")
     await send_signal(client, callers.none)
@@ -867,7 +884,7 @@ async def test_d4_a_signal_from_a_member_of_t1_reaches_t1_only(
     / sendSignalToIntermediateCatchEventWithAuthenticatedTenant /
     sendSignalToStartAndIntermediateCatchEventWithAuthenticatedTenant."""
     ids = {
-        t: await deploy(client, callers.admin, t, signal_start(), signal_catch())
+        t: await deploy(client, callers.admin, t, camunda_signal_start(), camunda_signal_catch())
         for t in ("T1", "T2")
     }
     await start(client, callers.t1, "signalCatch")
@@ -883,7 +900,7 @@ async def test_a6_switched_off_a_signal_from_a_user_without_tenants_reaches_ever
     / sendSignalToIntermediateCatchEventDisabledTenantCheck /
     sendSignalToStartAndIntermediateCatchEventDisabledTenantCheck."""
     ids = {
-        t: await deploy(client, callers.admin, t, signal_start(), signal_catch())
+        t: await deploy(client, callers.admin, t, camunda_signal_start(), camunda_signal_catch())
         for t in ("T1", "T2")
     }
     await start(client, callers.t1, "signalCatch")
@@ -901,7 +918,7 @@ async def test_c9_a_signal_to_another_tenants_execution_is_like_an_unknown_one(
     ("Cannot update the process instance") and
     sendSignalToIntermediateCatchEventWithExecutionIdAndAuthenticatedTenant. DESIGN §3: the
     refusal of a random execution id (404), for a member of T2 too."""
-    t1 = await deploy(client, callers.admin, "T1", signal_catch())
+    t1 = await deploy(client, callers.admin, "T1", camunda_signal_catch())
     started = await start(client, callers.t1, "signalCatch")
     execution = waiting_execution(started)
     for outsider in (callers.none, callers.t2):

@@ -307,3 +307,12 @@ async def test_bad_signals_are_problems_that_change_nothing(
     await start(client, admin, "c", tenant="T1")
     assert_problem(await client.post("/signal", json=body, headers=tenant_a.headers), status)
     assert await _after_tasks(client, admin) == []
+
+
+async def test_all_with_nothing_to_reach_is_no_error(
+    client: httpx.AsyncClient, admin: Headers, tenant_a: TenantMember
+) -> None:
+    """Camunda's correlateAll: no match, no error (a single correlation is a 400)."""
+    response = await _correlate(client, tenant_a.headers, "nobody", all=True, resultEnabled=True)
+    assert (response.status_code, response.json()) == (200, [])
+    assert (await _correlate(client, tenant_a.headers, "nobody", all=True)).status_code == 204

@@ -36,8 +36,11 @@ import pycamunda
 import pycamunda.base
 import pycamunda.decisiondef
 import pycamunda.deployment
+import pycamunda.externaltask
+import pycamunda.message
 import pycamunda.processdef
 import pycamunda.processinst
+import pycamunda.signal
 import pycamunda.task
 import pytest
 import requests
@@ -45,6 +48,7 @@ import requests.auth
 
 from app.core.config import Settings
 from tests.api.conftest import Headers, Seed, TenantMember, member
+from tests.api.event_models import catch_message, catch_signal, external, message_start
 from tests.api.runtime_fixtures import approval, one_task, risk_decision
 
 R = TypeVar("R", bound=pycamunda.base.CamundaRequest)
@@ -348,3 +352,202 @@ def test_a_t1_token_never_sees_t2s_task_or_instance(
     # Untouched: T2 still sees its task unclaimed and its instance without `x`.
     assert t2(pycamunda.task.Get, id_=their_task.id_).assignee is None
     assert "x" not in t2(pycamunda.processinst.VariablesGetList, process_instance_id=theirs.id_)
+
+
+# --------------------------------------------------------------------------- messages, signals
+
+
+def _waiting_at(caller: Client, instance_id: str) -> list[str]:
+    return [
+        t.task_definition_key
+        for t in caller(pycamunda.task.GetList, process_instance_id=instance_id)
+    ]
+
+
+def test_message_correlation_per_tenant(
+    tessera_url: str, tenant_a: TenantMember, tenant_b: TenantMember
+) -> None:
+    t1 = client(tessera_url, tenant_a.headers)
+    t2 = client(tessera_url, tenant_b.headers)
+    deploy(t1, "T1", {"waiter.bpmn": catch_message("waiter", "order")})
+    deploy(t2, "T2", {"waiter.bpmn": catch_message("waiter", "order")})
+    mine = t1(pycamunda.processdef.StartInstance, key="waiter", business_key="o-1")
+    theirs = t2(pycamunda.processdef.StartInstance, key="waiter", business_key="o-1")
+
+    correlate = t1.build(
+        pycamunda.message.CorrelateSingle, message_name="order", tenant_id="T1", result_enabled=True
+    )
+    correlate.add_process_variable("paid", True, "Boolean")
+    (result,) = correlate()
+    assert result.result_type is pycamunda.message.ResultType.execution
+    assert (result.execution.process_instance_id, result.execution.tenant_id) == (mine.id_, "T1")
+    assert _waiting_at(t1, mine.id_) == ["after"]
+    paid = t1(pycamunda.processinst.VariablesGet, process_instance_id=mine.id_, var_name="paid")
+    assert (paid.value, paid.type_) == (True, "Boolean")
+    assert _waiting_at(t2, theirs.id_) == []  # T2's instance still waits
+
+    # T1 naming T2, or correlating again with nothing of its own left waiting.
+    with pytest.raises(pycamunda.Forbidden):
+        t1(
+            pycamunda.message.CorrelateSingle,
+            message_name="order",
+            tenant_id="T2",
+            result_enabled=True,
+        )
+    with pytest.raises(pycamunda.BadRequest):
+        t1(pycamunda.message.CorrelateSingle, message_name="order", result_enabled=True)
+    assert t1(pycamunda.message.CorrelateAll, message_name="order", result_enabled=True) == ()
+
+    (result,) = t2(
+        pycamunda.message.CorrelateAll,
+        message_name="order",
+        business_key="o-1",
+        result_enabled=True,
+    )
+    assert (result.execution.process_instance_id, result.execution.tenant_id) == (theirs.id_, "T2")
+    assert _waiting_at(t2, theirs.id_) == ["after"]
+
+
+def test_message_start_in_a_tenant_and_without_tenant_id(
+    tessera_url: str, tenant_a: TenantMember
+) -> None:
+    t1 = client(tessera_url, tenant_a.headers)
+    deploy(t1, "T1", {"go.bpmn": message_start("go", "go")})
+    (result,) = t1(
+        pycamunda.message.CorrelateSingle, message_name="go", tenant_id="T1", result_enabled=True
+    )
+    assert result.result_type is pycamunda.message.ResultType.process_definition
+    started = result.process_instance
+    assert (started.tenant_id, started.suspended) == ("T1", False)
+    assert _waiting_at(t1, started.id_) == ["after"]
+    # Only T1's own definition has that start event: none is shared.
+    with pytest.raises(pycamunda.BadRequest):
+        t1(
+            pycamunda.message.CorrelateSingle,
+            message_name="go",
+            without_tenant_id=True,
+            result_enabled=True,
+        )
+
+
+def test_a_signal_reaches_the_throwing_tenants_instances_only(
+    tessera_url: str, tenant_a: TenantMember, tenant_b: TenantMember
+) -> None:
+    t1 = client(tessera_url, tenant_a.headers)
+    t2 = client(tessera_url, tenant_b.headers)
+    deploy(t1, "T1", {"waiter.bpmn": catch_signal("waiter", "alarm")})
+    deploy(t2, "T2", {"waiter.bpmn": catch_signal("waiter", "alarm")})
+    mine = t1(pycamunda.processdef.StartInstance, key="waiter")
+    theirs = t2(pycamunda.processdef.StartInstance, key="waiter")
+
+    with pytest.raises(pycamunda.Forbidden):
+        t1(pycamunda.signal.EventAll, name="alarm", tenant_id="T2")
+    signal = t1.build(pycamunda.signal.EventAll, name="alarm")
+    signal.add_variable("level", 3, "Integer")
+    signal()
+    assert _waiting_at(t1, mine.id_) == ["after"]
+    level = t1(pycamunda.processinst.VariablesGet, process_instance_id=mine.id_, var_name="level")
+    assert level.value == 3
+    assert _waiting_at(t2, theirs.id_) == []
+
+    t2(pycamunda.signal.EventAll, name="alarm", tenant_id="T2")
+    assert _waiting_at(t2, theirs.id_) == ["after"]
+
+
+# --------------------------------------------------------------------------- external tasks
+
+_NO_DETAILS = {"request_error_details": False}
+
+
+def _fetch(
+    caller: Client, worker_id: str = "w1"
+) -> tuple[pycamunda.externaltask.ExternalTask, ...]:
+    fetch = caller.build(
+        pycamunda.externaltask.FetchAndLock,
+        worker_id=worker_id,
+        max_tasks=10,
+        async_response_timeout=200,
+    )
+    fetch.add_topic("work", lock_duration=10_000)
+    locked: tuple[pycamunda.externaltask.ExternalTask, ...] = fetch()
+    return locked
+
+
+def test_external_tasks_fetch_complete_fail_and_bpmn_error_per_tenant(
+    tessera_url: str, tenant_a: TenantMember, tenant_b: TenantMember
+) -> None:
+    t1 = client(tessera_url, tenant_a.headers)
+    t2 = client(tessera_url, tenant_b.headers)
+    deploy(t1, "T1", {"job.bpmn": external("job", topic="work")})
+    deploy(t2, "T2", {"job.bpmn": external("job", topic="work")})
+    ok, failing, erring = (t1(pycamunda.processdef.StartInstance, key="job") for _ in range(3))
+    theirs = t2(pycamunda.processdef.StartInstance, key="job")
+
+    # pycamunda 0.6.1's externaltask.Count calls `requests.request` without `.auth` or
+    # `.session`: it cannot send a token. The same count through plain `requests`:
+    with pytest.raises(pycamunda.Unauthorized):
+        t1(pycamunda.externaltask.Count, topic_name="work")
+    assert t1.get("/external-task/count", topicName="work") == {"count": 3}
+    assert t1.get("/external-task/count", tenantIdIn="T2") == {"count": 0}
+    # GetList fetches each task's error details with a request of its own that sends no
+    # token (401), unless request_error_details=False, as every GetList here says.
+    with pytest.raises(pycamunda.Unauthorized):
+        t1(pycamunda.externaltask.GetList)
+    assert {t.process_instance_id for t in t1(pycamunda.externaltask.GetList, **_NO_DETAILS)} == {
+        ok.id_,
+        failing.id_,
+        erring.id_,
+    }
+    locked = {t.process_instance_id: t for t in _fetch(t1)}
+    assert set(locked) == {ok.id_, failing.id_, erring.id_}  # never T2's
+    assert {(t.tenant_id, t.worker_id, t.activity_id) for t in locked.values()} == {
+        ("T1", "w1", "ext")
+    }
+    assert _fetch(t1) == ()
+    assert len(t1(pycamunda.externaltask.GetList, locked=True, **_NO_DETAILS)) == 3
+    (their_task,) = t2(pycamunda.externaltask.GetList, not_locked=True, **_NO_DETAILS)
+    assert their_task.process_instance_id == theirs.id_
+    with pytest.raises(pycamunda.NotFound):
+        t1(pycamunda.externaltask.Complete, id_=their_task.id_, worker_id="w1")
+
+    complete = t1.build(pycamunda.externaltask.Complete, id_=locked[ok.id_].id_, worker_id="w1")
+    complete.add_variable("result", "done", "String")
+    complete()
+    assert _waiting_at(t1, ok.id_) == ["after"]
+    result = t1(pycamunda.processinst.VariablesGet, process_instance_id=ok.id_, var_name="result")
+    assert result.value == "done"
+
+    task_id = locked[failing.id_].id_
+    with pytest.raises(pycamunda.BadRequest):  # not the worker holding the lock
+        t1(
+            pycamunda.externaltask.HandleFailure,
+            id_=task_id,
+            worker_id="w2",
+            error_message="x",
+            error_details="x",
+            retries=0,
+            retry_timeout=0,
+        )
+    t1(
+        pycamunda.externaltask.HandleFailure,
+        id_=task_id,
+        worker_id="w1",
+        error_message="boom",
+        error_details="trace",
+        retries=0,
+        retry_timeout=0,
+    )
+    (failed,) = t1(pycamunda.externaltask.GetList, no_retries_left=True, **_NO_DETAILS)
+    assert (failed.id_, failed.retries, failed.error_message) == (task_id, 0, "boom")
+    (incident,) = t1.get("/incident", processInstanceId=failing.id_)
+    assert (incident["incidentType"], incident["configuration"]) == ("failedExternalTask", task_id)
+
+    t1(
+        pycamunda.externaltask.HandleBPMNError,
+        id_=locked[erring.id_].id_,
+        worker_id="w1",
+        error_code="BAD",
+    )
+    assert _waiting_at(t1, erring.id_) == ["handle"]
+    assert t1.get("/external-task/count") == {"count": 1}  # the failed one is left
+    assert t2.get("/external-task/count") == {"count": 1}  # T2's untouched
