@@ -352,3 +352,21 @@ async def test_deleting_the_instance_logs_its_open_external_task_as_deleted(
     [entry] = log.json()
     assert (entry["processInstanceId"], entry["tenantId"]) == (instances["T1"], "T1")
     assert (await client.get("/external-task/count", headers=admin)).json() == {"count": 1}
+
+
+async def test_topic_filters_process_variables_and_definition_keys(
+    client: httpx.AsyncClient, admin: Headers, tenant_a: TenantMember, tenant_b: TenantMember
+) -> None:
+    instances = await _two_tenants(client, admin)
+    await deploy_model(client, admin, {"y.bpmn": external("y")}, tenant="T1")
+    await start(client, admin, "y", tenant="T1", variables=typed(n="T1"))
+    by_value = {**TOPIC, "processVariables": {"n": "T2"}}
+    [task] = await _fetch(client, admin, topics=[by_value])
+    assert task["processInstanceId"] == instances["T2"]
+    by_key = {**TOPIC, "processDefinitionKeyIn": ["y"]}
+    [task] = await _fetch(client, admin, worker="w2", topics=[by_key])
+    assert task["processDefinitionKey"] == "y"
+    newest = await _fetch(
+        client, admin, worker="w3", sorting=[{"sortBy": "createTime", "sortOrder": "desc"}]
+    )
+    assert [t["processInstanceId"] for t in newest] == [instances["T1"]]  # the one left
