@@ -363,43 +363,42 @@ async def _variables_of(
 async def _command(
     session: AsyncSession, worker: Worker, task_id: str, *, worker_id: str | None
 ) -> AsyncIterator[ExternalTask]:
-    """The task row for a command, in the task's tenant context for a system worker, with
-    Camunda's lock rule checked (`worker_id` None: no lock needed)."""
-    row = await get_external_task(session, worker, task_id)
-    if worker.system:
-        starter = await _starter(session, row)
-        async with acting_for(session, row.tenant_id, user_id=starter):
-            yield await _checked(session, row.id, worker_id)
-    else:
-        yield await _checked(session, row.id, worker_id)
-
-
-async def _starter(session: AsyncSession, row: ExternalTask) -> str | None:
-    async with check_disabled(session, reason="system worker: the instance's starter"):
-        return await session.scalar(
-            select(ProcessInstance.started_by).where(ProcessInstance.id == row.process_instance_id)
-        )
-
-
-async def _checked(
-    session: AsyncSession, task_id: uuid.UUID, worker_id: str | None
-) -> ExternalTask:
-    row = await session.scalar(
-        select(ExternalTask)
-        .where(ExternalTask.id == task_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    if row is None:
+    """The task row for a command, locked, with Camunda's lock rule checked (`worker_id`
+    None: no lock needed); for a system worker in the task's tenant, as its instance's
+    starter. One statement finds, locks and names the starter."""
+    parsed = uuid_or_none(task_id)
+    found = None
+    if parsed is not None:
+        async with _worker_visibility(session, worker):
+            found = (
+                await session.execute(
+                    select(ExternalTask, ProcessInstance.started_by)
+                    .join(ProcessInstance, ProcessInstance.id == ExternalTask.process_instance_id)
+                    .where(ExternalTask.id == parsed)
+                    .with_for_update(of=ExternalTask)
+                    .execution_options(populate_existing=True)
+                )
+            ).first()
+    if found is None:
         raise NotFound("External task not found.")
+    row, starter = found
+    _check_lock(row, worker_id)
+    if worker.system:
+        async with acting_for(session, row.tenant_id, user_id=starter):
+            session.add(row)  # loaded with the check off: attached again in its tenant
+            yield row
+    else:
+        yield row
+
+
+def _check_lock(row: ExternalTask, worker_id: str | None) -> None:
     if worker_id is not None and row.worker_id != worker_id:
         holder = (
             f"it is locked by worker {row.worker_id!r}" if row.worker_id else "it is not locked"
         )
         raise BadRequest(
-            f"External task {task_id} cannot be handled by worker {worker_id!r}: {holder}."
+            f"External task {row.id} cannot be handled by worker {worker_id!r}: {holder}."
         )
-    return row
 
 
 async def _tree_of(session: AsyncSession, row: ExternalTask) -> execution.Tree:
