@@ -92,7 +92,8 @@ class Waiter:
 class WorkNotifier:
     """One Redis pub/sub subscription per process; local waiters per topic."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, *, channel: str = CHANNEL) -> None:
+        self._channel = channel
         self._redis = redis
         self._by_topic: dict[str, set[Waiter]] = {}
         self._task: asyncio.Task[None] | None = None
@@ -142,7 +143,7 @@ class WorkNotifier:
             return
         try:
             async with asyncio.timeout(PUBLISH_TIMEOUT_SECONDS):
-                await self._redis.publish(CHANNEL, json.dumps(names))
+                await self._redis.publish(self._channel, json.dumps(names))
         except (RedisError, OSError) as error:
             logger.warning(
                 "work notifications: PUBLISH failed (%s: %s)", type(error).__name__, error
@@ -197,7 +198,7 @@ class WorkNotifier:
     async def _listen(self) -> None:
         pubsub = self._redis.pubsub()
         try:
-            await pubsub.subscribe(CHANNEL)
+            await pubsub.subscribe(self._channel)
             unanswered_ping = False
             while True:
                 message = await pubsub.get_message(timeout=IDLE_PING_SECONDS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -27,12 +28,18 @@ async def redis(settings: Settings) -> AsyncIterator[Redis]:
 
 
 @pytest.fixture
-async def start_notifier(redis: Redis) -> AsyncIterator[StartNotifier]:
+def channel() -> str:
+    """A channel of this test's own: the suite's running apps listen on the real one."""
+    return f"{CHANNEL}:test:{uuid.uuid4()}"
+
+
+@pytest.fixture
+async def start_notifier(redis: Redis, channel: str) -> AsyncIterator[StartNotifier]:
     """`await start_notifier()` — a started notifier (a replica), stopped after the test."""
     notifiers: list[WorkNotifier] = []
 
     async def _start() -> WorkNotifier:
-        notifier = WorkNotifier(redis)
+        notifier = WorkNotifier(redis, channel=channel)
         notifiers.append(notifier)
         await notifier.start()
         return notifier
@@ -42,8 +49,8 @@ async def start_notifier(redis: Redis) -> AsyncIterator[StartNotifier]:
         await notifier.stop()
 
 
-async def subscribers(redis: Redis) -> int:
-    counts = await redis.pubsub_numsub(CHANNEL)
+async def subscribers(redis: Redis, channel: str) -> int:
+    counts = await redis.pubsub_numsub(channel)
     return int(counts[0][1])
 
 
@@ -117,11 +124,11 @@ async def test_waiter_that_left_its_with_block_is_no_longer_tracked(
 
 
 async def test_publish_sends_one_sorted_deduplicated_list_and_skips_empty(
-    start_notifier: StartNotifier, redis: Redis
+    start_notifier: StartNotifier, redis: Redis, channel: str
 ) -> None:
     notifier = await start_notifier()
     pubsub = redis.pubsub(ignore_subscribe_messages=True)
-    await pubsub.subscribe(CHANNEL)
+    await pubsub.subscribe(channel)
     await pubsub.get_message(timeout=DELIVERY_TIMEOUT)  # the subscribe confirmation
 
     await notifier.publish([])
@@ -135,14 +142,14 @@ async def test_publish_sends_one_sorted_deduplicated_list_and_skips_empty(
 
 
 async def test_malformed_messages_are_ignored(
-    start_notifier: StartNotifier, redis: Redis, caplog: pytest.LogCaptureFixture
+    start_notifier: StartNotifier, redis: Redis, caplog: pytest.LogCaptureFixture, channel: str
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="app.core.notifications")
     notifier = await start_notifier()  # one replica, so each message is logged once
 
     with notifier.waiter(["orders"]) as orders, notifier.waiter(["invoices"]) as invoices:
         for garbage in (b"not json", b'{"orders": 1}', b'["orders", 7]', b"\xff"):
-            await redis.publish(CHANNEL, garbage)
+            await redis.publish(channel, garbage)
         await notifier.publish(["invoices"])  # after the garbage, on the same channel
 
         assert await invoices.wait(DELIVERY_TIMEOUT) is True  # the listener is still alive
@@ -151,41 +158,42 @@ async def test_malformed_messages_are_ignored(
 
 
 async def test_stop_closes_the_subscription_and_start_is_idempotent(
-    start_notifier: StartNotifier, redis: Redis
+    start_notifier: StartNotifier, redis: Redis, channel: str
 ) -> None:
     notifier = await start_notifier()
     await notifier.start()
-    assert await subscribers(redis) == 1
+    assert await subscribers(redis, channel) == 1
 
     await notifier.stop()
     await notifier.stop()
-    assert await eventually(lambda: _has_subscribers(redis, 0))
+    assert await eventually(lambda: _has_subscribers(redis, channel, 0))
 
     await notifier.start()  # a stopped notifier can start again
-    assert await subscribers(redis) == 1
+    assert await subscribers(redis, channel) == 1
 
 
 async def test_lost_connection_is_logged_restored_and_wakes_every_waiter(
-    start_notifier: StartNotifier, redis: Redis, caplog: pytest.LogCaptureFixture
+    start_notifier: StartNotifier, redis: Redis, caplog: pytest.LogCaptureFixture, channel: str
 ) -> None:
     publisher, listener = await start_notifier(), await start_notifier()
 
     with listener.waiter(["orders"]) as waiter:
-        assert await redis.client_kill_filter(_type="pubsub") == 2  # both replicas
+        # Every pubsub connection: both replicas (and any app of the suite, which reconnects).
+        assert await redis.client_kill_filter(_type="pubsub") >= 2
         # Woken by the resubscription: it may have missed messages while disconnected.
         assert await waiter.wait(DELIVERY_TIMEOUT) is True
     assert any(
         r.levelno == logging.WARNING and "subscription lost" in r.message for r in caplog.records
     )
 
-    assert await eventually(lambda: _has_subscribers(redis, 2))  # both replicas are back
+    assert await eventually(lambda: _has_subscribers(redis, channel, 2))  # both replicas are back
     with listener.waiter(["invoices"]) as waiter:
         await publisher.publish(["invoices"])
         assert await waiter.wait(DELIVERY_TIMEOUT) is True
 
 
 async def test_failed_publish_is_logged_and_still_wakes_local_waiters(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, channel: str
 ) -> None:
     unreachable = Redis.from_url("redis://127.0.0.1:1/0")  # nothing listens on port 1
     notifier = WorkNotifier(unreachable)
@@ -197,5 +205,5 @@ async def test_failed_publish_is_logged_and_still_wakes_local_waiters(
     await unreachable.aclose()
 
 
-async def _has_subscribers(redis: Redis, count: int) -> bool:
-    return await subscribers(redis) == count
+async def _has_subscribers(redis: Redis, channel: str, count: int) -> bool:
+    return await subscribers(redis, channel) == count
