@@ -310,10 +310,10 @@ SANDBOX_REFUSALS: dict[str, tuple[str, str]] = {
     ("source", "match"), SANDBOX_REFUSALS.values(), ids=SANDBOX_REFUSALS.keys()
 )
 def test_sandbox_refuses_at_check_and_at_evaluation(source: str, match: str) -> None:
-    started = time.monotonic()
+    # The messages show the limit that refused it, i.e. before anything big was computed
+    # (no wall-clock bound here: a loaded CI machine made one flaky).
     _refused(lambda: check_expression(source), match)
     _refused(lambda: evaluate(source, VARIABLES), match)
-    assert time.monotonic() - started < 2  # refused before anything big is computed
 
 
 SCRIPT_REFUSALS: dict[str, str] = {
