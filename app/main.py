@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from arq import create_pool
+from arq.connections import RedisSettings
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from redis.asyncio import Redis
@@ -23,6 +25,7 @@ from app.api import (
     incidents,
     messages,
     process_instances,
+    process_jobs,
     signals,
     tasks,
     tenants,
@@ -66,11 +69,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.principals = PrincipalCache()
             app.state.notifier = WorkNotifier(redis)
             await app.state.notifier.start()
+            app.state.queue = await create_pool(RedisSettings.from_dsn(settings.redis_url))
             await _ensure_configured_admin(app, settings)
             yield
         finally:
             if getattr(app.state, "notifier", None) is not None:
                 await app.state.notifier.stop()
+            if getattr(app.state, "queue", None) is not None:
+                await app.state.queue.aclose()
             await redis.aclose()
             await engine.dispose()
 
@@ -106,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         external_tasks.router,
         external_tasks.log_router,
         incidents.router,
+        process_jobs.router,
     ):
         app.include_router(router)
     return app

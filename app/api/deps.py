@@ -27,6 +27,7 @@ from app.core.errors import BadRequest, Unauthorized
 from app.core.logging import tenant_ids_var, user_id_var
 from app.core.notifications import bind_notifier
 from app.core.pagination import Page, Sorting, SortOrder, make_page
+from app.core.queue import bind_queue
 from app.core.security import read_access_token
 from app.core.tenancy import Principal, TenancyContext, current_context
 from app.services.principal import authenticate
@@ -79,6 +80,7 @@ async def get_session(
         state.session_factory, TenancyContext.unauthenticated(), settings=settings
     ) as session:
         bind_notifier(session, state.notifier)
+        bind_queue(session, state.queue)
         if not is_public(request):
             if token is None:
                 raise Unauthorized("A bearer token is required.")

@@ -154,8 +154,13 @@ class Job(_InstanceChild, Base):
     __tenant_table_args__ = _child_args(Index("ix_jobs_due_date", "due_date"))
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)  # Spiff's waiting task
-    job_type: Mapped[str] = mapped_column(String(32))  # timer
+    job_type: Mapped[str] = mapped_column(String(32))  # timer | async-continuation
     activity_id: Mapped[str] = mapped_column(_NAME)
+    # NULL for rows written before migration 0006; new jobs always carry them.
+    process_definition_id: Mapped[str | None] = mapped_column(
+        String(320), ForeignKey("process_definitions.id", ondelete="CASCADE")
+    )
+    process_definition_key: Mapped[str | None] = mapped_column(_NAME)
     due_date: Mapped[datetime | None] = mapped_column()
     acting_user: Mapped[str | None] = mapped_column(_USER)
     retries: Mapped[int] = mapped_column(Integer, default=3)

@@ -22,13 +22,14 @@ computes. Here:
 from __future__ import annotations
 
 import json
+import re
 import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from lxml import etree
@@ -111,6 +112,7 @@ class ActivityAttributes:
     called_element_binding: Binding | None = None
     initiator: str | None = None  # start event: the variable that receives the starting user
     task_priority: str | None = None  # external task: camunda:taskPriority
+    retry_cycle: str | None = None  # camunda:failedJobRetryTimeCycle, e.g. "R5/PT10M"
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,7 +345,14 @@ def _attributes(element: Any) -> ActivityAttributes:
         called_element_binding=_binding(camunda, "calledElement"),
         initiator=camunda("initiator"),
         task_priority=camunda("taskPriority"),
+        retry_cycle=_retry_cycle(element),
     )
+
+
+def _retry_cycle(element: Any) -> str | None:
+    found = element.find(f"{{{BPMN_NS}}}extensionElements/{{{CAMUNDA_NS}}}failedJobRetryTimeCycle")
+    text = found.text.strip() if found is not None and found.text else ""
+    return text or None
 
 
 def _binding(camunda: Any, prefix: str) -> Binding:
@@ -633,6 +642,45 @@ def complete_task(workflow: Any, task_id: uuid.UUID, variables: Mapping[str, Any
         task.run()
         if task.state == TaskState.STARTED:  # a service task's hook leaves it running
             task.complete()
+    run(workflow)
+
+
+DEFAULT_JOB_RETRIES: Final = 3
+DEFAULT_FIRST_RETRY_DELAY: Final = timedelta(seconds=10)
+_RETRY_CYCLE: Final = re.compile(r"R(\d+)/(P\S+)")
+
+
+def retry_policy(cycle: str | None, attempt: int) -> tuple[int, timedelta]:
+    """(retries a new job gets, the delay before retry number `attempt`)."""
+    match = _RETRY_CYCLE.fullmatch(cycle or "")
+    if match is None:
+        return DEFAULT_JOB_RETRIES, DEFAULT_FIRST_RETRY_DELAY * (2 ** max(attempt - 1, 0))
+    delay = _duration(match.group(2))
+    if delay is None:
+        delay = DEFAULT_FIRST_RETRY_DELAY
+    return int(match.group(1)), delay
+
+
+def _duration(text: str) -> timedelta | None:
+    found = re.fullmatch(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?", text)
+    if found is None:
+        return None
+    days, hours, minutes, seconds = (int(part or 0) for part in found.groups())
+    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+
+
+def continue_job(workflow: Any, task_id: uuid.UUID, kind: str) -> None:
+    """A due job of the instance: a timer fires (whatever the clock says: the job row is
+    what decided it is due), an asyncBefore continuation runs its activity; run on."""
+    task = workflow.get_task_from_id(task_id)
+    with _spiff_errors():
+        if kind == "timer":
+            task._set_internal_data(event_fired=True)
+            task.task_spec._update(task)
+        else:
+            task.run()
+            if task.state == TaskState.STARTED:
+                task.complete()
     run(workflow)
 
 

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import expressions, notifications
 from app.core.errors import BadRequest, NotFound
+from app.core.queue import enqueue_after_commit
 from app.core.tenancy import current_context
 from app.models.history import (
     HistoricActivityInstance,
@@ -762,17 +763,45 @@ async def _store_waits(session: AsyncSession, tree: Tree, view: Snapshot) -> Non
     await _end_external_tasks(session, tree, sorted(w.id for w in gone if w.kind == "external"))
     topics = set()
     for wait in wanted.values():
-        if wait.id not in stored:
-            row = _wait_row(tree, wait, view)
-            session.add(row)
-            if isinstance(row, ExternalTask):
-                session.add(external_task_log(row, "created", user_id=tree.root.started_by))
-                topics.add(row.topic_name)
+        if wait.id in stored:
+            if wait.kind == "timer" and wait.due != stored[wait.id].due:  # a cycle's next
+                await session.execute(
+                    update(Job).where(Job.id == wait.id).values(due_date=_due(wait))
+                )
+                announce_job(session, wait.id, _due(wait))
+            continue
+        row = _wait_row(tree, wait, view)
+        session.add(row)
+        if isinstance(row, ExternalTask):
+            session.add(external_task_log(row, "created", user_id=tree.root.started_by))
+            topics.add(row.topic_name)
+        elif isinstance(row, Job):
+            announce_job(session, row.id, row.due_date)
     if topics:
         notifications.announce_work(session, topics)
 
 
+RUN_PROCESS_JOB = "run_process_job"  # the worker's function (app.worker)
+
+
+def announce_job(session: AsyncSession, job_id: uuid.UUID, due: datetime | None) -> None:
+    """Wake a worker for job `job_id` when it is due, once this unit of work commits."""
+    key = f"{RUN_PROCESS_JOB}:{job_id}:{due.isoformat() if due else 'now'}"
+    enqueue_after_commit(session, RUN_PROCESS_JOB, str(job_id), job_id=key, defer_until=due)
+
+
 _JOB_KINDS = {"timer": "timer", "async": "async-continuation"}  # wait kind -> job type
+
+
+def _attributes_of(tree: Tree, wait: workflow_views.WaitView) -> ActivityAttributes:
+    return tree.engine.attributes.get(wait.activity_id) or ActivityAttributes()
+
+
+def _due(wait: workflow_views.WaitView) -> datetime | None:
+    if not wait.due:
+        return None
+    due = datetime.fromisoformat(wait.due)
+    return due if due.tzinfo else due.replace(tzinfo=UTC)
 
 
 def _wait_model(wait: workflow_views.WaitView) -> type[Job | ExternalTask | EventSubscription]:
@@ -786,19 +815,22 @@ def _wait_row(
 ) -> EventSubscription | Job | ExternalTask:
     root = tree.root
     model = _wait_model(wait)
+    key = next(i.key for i in view.instances if i.id == wait.instance_id)
     if model is Job:
         return Job(
             id=wait.id,
             tenant_id=root.tenant_id,
             process_instance_id=wait.instance_id,
+            process_definition_id=tree.definition_of(wait.instance_id, key),
+            process_definition_key=key,
             job_type=_JOB_KINDS[wait.kind],
             activity_id=wait.activity_id,
-            due_date=datetime.fromisoformat(wait.due) if wait.due else None,
+            due_date=_due(wait),
             acting_user=root.started_by,
+            retries=engine.retry_policy(_attributes_of(tree, wait).retry_cycle, 1)[0],
         )
     if model is ExternalTask:
-        key = next(i.key for i in view.instances if i.id == wait.instance_id)
-        attributes = tree.engine.attributes.get(wait.activity_id) or ActivityAttributes()
+        attributes = _attributes_of(tree, wait)
         data = {"execution": tree.engine.facts, **(wait.data or {})}
         return ExternalTask(
             id=wait.id,
