@@ -7,8 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from arq import create_pool
-from arq.connections import RedisSettings
+from arq.connections import ArqRedis
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from redis.asyncio import Redis
@@ -69,7 +68,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.principals = PrincipalCache()
             app.state.notifier = WorkNotifier(redis)
             await app.state.notifier.start()
-            app.state.queue = await create_pool(RedisSettings.from_dsn(settings.redis_url))
+            # Connects on first use: the API starts (and /ready says 503) while Redis is down.
+            app.state.queue = ArqRedis.from_url(settings.redis_url)
             await _ensure_configured_admin(app, settings)
             yield
         finally:
