@@ -43,13 +43,12 @@ from app.models.repository import DecisionDefinition, ProcessDefinition
 from app.models.runtime import (
     EventSubscription,
     ExternalTask,
-    Incident,
     Job,
     ProcessInstance,
     Task,
     Variable,
 )
-from app.services import engine, workflow_views
+from app.services import engine, incidents, workflow_views
 from app.services.definitions import definition_xml, event_start_definitions, resolve_reference
 from app.services.engine import ActivityAttributes, ModelError, ProcessModel
 from app.services.variables import TypedValue, infer, parse_variable
@@ -867,15 +866,7 @@ async def _end_external_tasks(session: AsyncSession, tree: Tree, ids: Sequence[u
     for row in rows.all():
         if row.id not in tree.finished_external:
             session.add(external_task_log(row, "deleted", user_id=user_id))
-    await session.execute(
-        delete(Incident).where(
-            Incident.incident_type == FAILED_EXTERNAL_TASK,
-            Incident.configuration.in_([str(i) for i in ids]),
-        )
-    )
-
-
-FAILED_EXTERNAL_TASK = "failedExternalTask"  # Camunda's incident type
+    await incidents.resolve_incidents(session, incidents.FAILED_EXTERNAL_TASK, ids)
 
 
 def external_task_log(

@@ -41,9 +41,10 @@ from app.core.pagination import Page, Sorting, count_rows
 from app.core.tenancy import acting_for, check_disabled, current_context
 from app.models.history import HistoricExternalTaskLog
 from app.models.repository import ProcessDefinition
-from app.models.runtime import ExternalTask, Incident, ProcessInstance, Variable
-from app.services import engine, execution
-from app.services.execution import FAILED_EXTERNAL_TASK, external_task_log
+from app.models.runtime import ExternalTask, ProcessInstance, Variable
+from app.services import engine, execution, incidents
+from app.services.execution import external_task_log
+from app.services.incidents import FAILED_EXTERNAL_TASK
 from app.services.variables import TypedValue
 
 RECHECK_SECONDS: Final = 5.0
@@ -486,27 +487,8 @@ async def failure(
                 row, "failed", user_id=current_context(session).user_id, error=row.error_message
             )
         )
-        if retries == 0 and not await _has_incident(session, row):
-            session.add(
-                Incident(
-                    tenant_id=row.tenant_id,
-                    process_instance_id=row.process_instance_id,
-                    process_definition_id=row.process_definition_id,
-                    incident_type=FAILED_EXTERNAL_TASK,
-                    activity_id=row.activity_id,
-                    configuration=str(row.id),
-                    message=row.error_message,
-                )
-            )
-
-
-async def _has_incident(session: AsyncSession, row: ExternalTask) -> bool:
-    found = await session.scalar(
-        select(Incident.id).where(
-            Incident.incident_type == FAILED_EXTERNAL_TASK, Incident.configuration == str(row.id)
-        )
-    )
-    return found is not None
+        if retries == 0:
+            await incidents.open_incident(session, row, FAILED_EXTERNAL_TASK, row.error_message)
 
 
 async def extend_lock(
@@ -534,14 +516,7 @@ async def set_retries(session: AsyncSession, worker: Worker, task_id: str, retri
     async with _command(session, worker, task_id, worker_id=None) as row:
         row.retries = retries
         if retries > 0:
-            incidents = await session.scalars(
-                select(Incident).where(
-                    Incident.incident_type == FAILED_EXTERNAL_TASK,
-                    Incident.configuration == str(row.id),
-                )
-            )
-            for incident in incidents:
-                await session.delete(incident)
+            await incidents.resolve_incidents(session, FAILED_EXTERNAL_TASK, [row.id])
 
 
 async def set_priority(session: AsyncSession, worker: Worker, task_id: str, priority: int) -> None:

@@ -4,16 +4,17 @@ the background jobs). Tenant-checked like every runtime row."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.filters import TenantSelector, uuid_in, uuid_or_none, where_equal
 from app.core.pagination import Page, Sorting, count_rows
-from app.models.runtime import Incident
+from app.models.runtime import ExternalTask, Incident, Job
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,3 +69,46 @@ async def list_incidents(
 
 async def count_incidents(session: AsyncSession, *, filters: IncidentFilter) -> int:
     return await count_rows(session, filters.apply(select(Incident)))
+
+
+# --------------------------------------------------------------------------- raise, resolve
+
+FAILED_JOB: Final = "failedJob"  # Camunda's incident types
+FAILED_EXTERNAL_TASK: Final = "failedExternalTask"
+
+
+async def open_incident(
+    session: AsyncSession, work: Job | ExternalTask, incident_type: str, message: str | None
+) -> None:
+    """An incident for failed `work` (a job or an external task) of an instance, in its
+    tenant, unless one is open for it already (its id is the configuration)."""
+    found = await session.scalar(
+        select(Incident.id).where(
+            Incident.incident_type == incident_type, Incident.configuration == str(work.id)
+        )
+    )
+    if found is not None:
+        return
+    session.add(
+        Incident(
+            tenant_id=work.tenant_id,
+            process_instance_id=work.process_instance_id,
+            process_definition_id=work.process_definition_id,
+            incident_type=incident_type,
+            activity_id=work.activity_id,
+            configuration=str(work.id),
+            message=message,
+        )
+    )
+
+
+async def resolve_incidents(
+    session: AsyncSession, incident_type: str, work_ids: Sequence[uuid.UUID]
+) -> None:
+    """The incidents of that work are resolved (retries set again, or the work is gone)."""
+    await session.execute(
+        delete(Incident).where(
+            Incident.incident_type == incident_type,
+            Incident.configuration.in_([str(i) for i in work_ids]),
+        )
+    )

@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any
 
 from sqlalchemy import Select, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,11 +32,9 @@ from app.core.filters import TenantSelector, refuse_both, uuid_in, uuid_or_none,
 from app.core.pagination import Page, Sorting, count_rows
 from app.models.identity import GroupMembership, TenantGroupMembership, TenantUserMembership
 from app.models.repository import ProcessDefinition
-from app.models.runtime import Incident, Job
-from app.services import engine, execution
-
-FAILED_JOB: Final = "failedJob"  # Camunda's incident type
-
+from app.models.runtime import Job
+from app.services import engine, execution, incidents
+from app.services.incidents import FAILED_JOB
 
 # --------------------------------------------------------------------------- queries
 
@@ -215,19 +213,9 @@ async def record_failure(
     job.exception_message = message[:4000]
     _, delay = engine.retry_policy(cycle, total - job.retries)
     job.due_date = datetime.now(UTC) + delay
-    if job.retries == 0 and not await _has_incident(session, job):
-        session.add(
-            Incident(
-                tenant_id=job.tenant_id,
-                process_instance_id=job.process_instance_id,
-                process_definition_id=job.process_definition_id,
-                incident_type=FAILED_JOB,
-                activity_id=job.activity_id,
-                configuration=str(job.id),
-                message=job.exception_message,
-            )
-        )
-    elif job.retries > 0:
+    if job.retries == 0:
+        await incidents.open_incident(session, job, FAILED_JOB, job.exception_message)
+    else:
         execution.announce_job(session, job.id, job.due_date)
     return job
 
@@ -243,15 +231,6 @@ async def _retry_cycle(session: AsyncSession, job: Job) -> str | None:
     return attributes.retry_cycle if attributes else None
 
 
-async def _has_incident(session: AsyncSession, job: Job) -> bool:
-    found = await session.scalar(
-        select(Incident.id).where(
-            Incident.incident_type == FAILED_JOB, Incident.configuration == str(job.id)
-        )
-    )
-    return found is not None
-
-
 # --------------------------------------------------------------------------- operator commands
 
 
@@ -262,12 +241,7 @@ async def set_retries(session: AsyncSession, job_id: str, retries: int) -> None:
     job = await get_job(session, job_id)
     job.retries = retries
     if retries > 0:
-        for incident in await session.scalars(
-            select(Incident).where(
-                Incident.incident_type == FAILED_JOB, Incident.configuration == str(job.id)
-            )
-        ):
-            await session.delete(incident)
+        await incidents.resolve_incidents(session, FAILED_JOB, [job.id])
         execution.announce_job(session, job.id, job.due_date)
 
 
