@@ -22,6 +22,8 @@ from app.api import (
     health,
     history,
     incidents,
+    jobs,
+    listeners,
     messages,
     process_instances,
     process_jobs,
@@ -113,6 +115,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         external_tasks.log_router,
         incidents.router,
         process_jobs.router,
+        jobs.router,
+        listeners.router,
     ):
         app.include_router(router)
     return app

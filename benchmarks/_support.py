@@ -802,3 +802,13 @@ def rows_read(plan: Sequence[str], table_name: str) -> int:
 def execution_ms(plan: Sequence[str]) -> float:
     line = next((x for x in plan if x.startswith("Execution Time")), "Execution Time: nan ms")
     return float(line.split(":")[1].split()[0])
+
+
+# --------------------------------------------------------------------------- other processes
+
+
+def pid_cpu_seconds(pid: int) -> float:
+    """User + system CPU of any process so far (an arq worker subprocess, ...), as
+    `Server.cpu_seconds()` reads it for a server."""
+    stat = _proc_stat(pid)
+    return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")

@@ -58,6 +58,15 @@ class Settings(BaseSettings):
     external_task_max_fetch: int = Field(default=500, ge=1)
     long_poll_max_ms: int = Field(default=1_800_000, ge=0)
 
+    # Background work (app/worker.py): runs of one tenant per slice before the next tenant's
+    # turn (fair acquisition, G4); first retry delay of a failed run (doubling, capped at an
+    # hour); the longest one arq job (a slice, a process job) may take; how often an idle
+    # worker looks for work in Redis.
+    job_slice_size: int = Field(default=50, ge=1)
+    job_retry_backoff_seconds: float = Field(default=10.0, ge=0)
+    worker_job_timeout_seconds: int = Field(default=60, ge=1)
+    worker_poll_delay_seconds: float = Field(default=0.05, gt=0)
+
     # Global switch of the tenant check (DESIGN §3 "Switches"). Off = everyone sees all rows.
     tenant_check_enabled: bool = True
 
@@ -79,6 +88,9 @@ class Settings(BaseSettings):
     archive_max_entry_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     archive_max_total_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
     archive_max_compression_ratio: float = Field(default=100.0, gt=1)
+
+    # Outbound calls to tenant-given URLs (webhooks, app.core.outbound): the whole call.
+    webhook_timeout_seconds: float = Field(default=10, gt=0)
 
     log_level: str = "INFO"
     log_json: bool = True

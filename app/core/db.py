@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Final
 
 from sqlalchemy import func, select, text
@@ -27,6 +27,9 @@ from app.core.tenancy import TenancyContext, bind_context
 
 SessionFactory = async_sessionmaker[AsyncSession]
 AfterCommit = Callable[[], Awaitable[None]]
+# Opens a unit of work in a given context: what a worker hands to services that need
+# several units of work (one per job run or delivery), each in its own context.
+Work = Callable[[TenancyContext], AbstractAsyncContextManager[AsyncSession]]
 
 logger = logging.getLogger(__name__)
 _AFTER_COMMIT: Final = "tessera.after_commit"

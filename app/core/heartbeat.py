@@ -8,8 +8,8 @@ import time
 from redis.asyncio import Redis
 
 HEARTBEAT_KEY = "tessera:worker:heartbeat"
-# Kept for three missed beats (the cron beats once a minute).
-HEARTBEAT_TTL_SECONDS = 180
+# Kept for several missed beats (a worker beats every 30 s, app.worker).
+HEARTBEAT_TTL_SECONDS = 120
 
 
 async def record_heartbeat(redis: Redis) -> None:
@@ -17,6 +17,6 @@ async def record_heartbeat(redis: Redis) -> None:
 
 
 async def last_heartbeat(redis: Redis) -> int | None:
-    """Unix time of the last beat, or None if no worker beat in the last three minutes."""
+    """Unix time of the last beat, or None if no worker beat in the last two minutes."""
     value = await redis.get(HEARTBEAT_KEY)
     return int(value) if value is not None else None

@@ -12,7 +12,9 @@ sweeper and the commit may both enqueue one piece of work.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -56,3 +58,76 @@ def enqueue_after_commit(
         await queue.enqueue_job(function, *args, _job_id=job_id, _defer_until=defer_until)
 
     after_commit(session, send)
+
+
+# --------------------------------------------------------------------------- tenant slices
+#
+# Fair acquisition (G4). Work with a per-tenant backlog (job runs, listener deliveries) is
+# not put in Redis item by item, where one tenant's 100,000 items would queue ahead of
+# another tenant's one. Instead each tenant with due work has at most one *slice* job in
+# the queue (`{function}:{tenant}`, arq refuses a second job with that id). A slice does a
+# bounded amount of the tenant's work, oldest first, and if work is left it queues the next
+# slice *after* it ended, at the back of the queue (`continue_slice`): round-robin across
+# tenants, so a lone tenant's item waits for at most one slice of every busy tenant.
+
+_CONTINUATIONS: Final = "tessera.continuations"
+_ENQUEUE_CONCURRENCY: Final = 200
+
+
+def slice_job_id(function: str, tenant_key: str) -> str:
+    return f"{function}:{tenant_key}"
+
+
+def enqueue_slice_after_commit(session: AsyncSession, function: str, tenant_key: str) -> None:
+    """Wake a slice of `function` for `tenant_key` (a tenant id, "" for the system space)
+    once this unit of work has committed."""
+    enqueue_slices_after_commit(session, function, [tenant_key])
+
+
+def enqueue_slices_after_commit(
+    session: AsyncSession, function: str, tenant_keys: Sequence[str]
+) -> None:
+    """The same for many tenants at once (a fan-out to every tenant)."""
+    queue: ArqRedis | None = session.info.get(_QUEUE)
+    if queue is None or not tenant_keys:
+        return
+    keys = list(tenant_keys)
+
+    async def send() -> None:
+        await enqueue_slices(queue, function, keys)
+
+    after_commit(session, send)
+
+
+async def enqueue_slices(queue: ArqRedis, function: str, tenant_keys: Sequence[str]) -> None:
+    """Enqueue the slices concurrently, a bounded number at a time."""
+    for start in range(0, len(tenant_keys), _ENQUEUE_CONCURRENCY):
+        chunk = tenant_keys[start : start + _ENQUEUE_CONCURRENCY]
+        await asyncio.gather(*(enqueue_slice(queue, function, key) for key in chunk))
+
+
+async def enqueue_slice(
+    queue: ArqRedis, function: str, tenant_key: str, *, defer_until: datetime | None = None
+) -> None:
+    await queue.enqueue_job(
+        function,
+        tenant_key,
+        _job_id=slice_job_id(function, tenant_key),
+        _defer_until=defer_until,
+    )
+
+
+def continue_slice(
+    ctx: dict[str, Any], function: str, tenant_key: str, *, at: datetime | None = None
+) -> None:
+    """Ask for the next slice once this arq job has ended (while it runs, arq would refuse
+    a job with its id), now or `at` (a retry's due time; beyond the enqueue horizon the
+    sweeper wakes it). `enqueue_continuations` is the worker's `after_job_end`."""
+    if at is not None and at - datetime.now(UTC) > ENQUEUE_HORIZON:
+        return
+    ctx.setdefault(_CONTINUATIONS, []).append((function, tenant_key, at))
+
+
+async def enqueue_continuations(ctx: dict[str, Any]) -> None:
+    for function, tenant_key, at in ctx.pop(_CONTINUATIONS, []):
+        await enqueue_slice(ctx["redis"], function, tenant_key, defer_until=at)

@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -273,6 +273,16 @@ async def acting_for(
         _expunge_invisible(session.sync_session)
         if session.in_transaction():
             await sync_database_settings(session)
+
+
+def act_as(session: AsyncSession, user_id: str | None) -> None:
+    """The same tenant context, on behalf of `user_id`: a background unit of work that
+    learns whom it acts for from the row it has just locked (a job run). Only the acting
+    user changes — the tenants, and so the filters and the database settings, stay."""
+    context = current_context(session)
+    if context.kind != "tenant":
+        raise RuntimeError("act_as() is for a tenant context of background work")
+    _info(session)[_CONTEXT] = replace(context, user_id=user_id)
 
 
 def _expunge_invisible(session: Session) -> None:

@@ -1,5 +1,12 @@
 """SQLAlchemy models, one module per domain. Importing this package registers them all."""
 
+from app.models.background import (
+    JobDefinition,
+    JobRun,
+    Listener,
+    ListenerDelivery,
+    OutboxEvent,
+)
 from app.models.base import Base
 from app.models.history import (
     HistoricActivityInstance,
@@ -50,6 +57,11 @@ __all__ = [
     "HistoricVariable",
     "Incident",
     "Job",
+    "JobDefinition",
+    "JobRun",
+    "Listener",
+    "ListenerDelivery",
+    "OutboxEvent",
     "ProcessDefinition",
     "ProcessInstance",
     "Task",

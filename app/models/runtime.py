@@ -210,6 +210,8 @@ class Incident(_InstanceChild, Base):
     __tenant_table_args__ = _child_args()
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    # NULL for work outside any instance (a job run, `app.models.background`).
+    process_instance_id: Mapped[uuid.UUID | None] = mapped_column(index=True)  # type: ignore[assignment]
     incident_type: Mapped[str] = mapped_column(String(64))
     activity_id: Mapped[str | None] = mapped_column(_NAME)
     configuration: Mapped[str | None] = mapped_column(_NAME)  # e.g. the failed job's id

@@ -223,8 +223,8 @@ class ExternalTaskLogRead(Schema):
 class IncidentRead(Schema):
     id: uuid.UUID
     process_definition_id: str | None
-    process_instance_id: uuid.UUID
-    execution_id: uuid.UUID = Field(validation_alias="process_instance_id")
+    process_instance_id: uuid.UUID | None
+    execution_id: uuid.UUID | None = Field(validation_alias="process_instance_id")
     incident_timestamp: datetime = Field(validation_alias="created_at")
     incident_type: str
     activity_id: str | None

@@ -33,6 +33,7 @@ from app.models.repository import (
     ProcessDefinition,
 )
 from app.models.runtime import ProcessInstance
+from app.services import outbox
 from app.services.definitions_parser import ParsedDefinition, is_definition_resource, parse_resource
 
 
@@ -99,7 +100,21 @@ async def create_deployment(
         else:
             result.decision_definitions.append(row)
     await session.flush()
+    _emit_created(session, result)
     return result
+
+
+def _emit_created(session: AsyncSession, result: DeploymentResult) -> None:
+    """In the deployment's tenant, or the system space for a shared one."""
+    deployment = result.deployment
+    payload = {
+        "deploymentId": str(deployment.id),
+        "name": deployment.name,
+        "source": deployment.source,
+        "processDefinitionIds": [d.id for d in result.process_definitions],
+        "decisionDefinitionIds": [d.id for d in result.decision_definitions],
+    }
+    outbox.emit(session, "deployment.created", tenant_id=deployment.tenant_id, payload=payload)
 
 
 async def _check_target(session: AsyncSession, tenant_id: str | None) -> None:

@@ -9,7 +9,8 @@ A command (start, complete a task, set variables, delete ...) goes:
    the cache, the decisions are resolved in the instance's tenant (effective definitions).
 2. The caller changes the workflow (`engine.complete_task`, variables ...).
 3. `store()`: the engine's snapshot is projected onto the rows — instances, user tasks,
-   variables, subscriptions, timer jobs — and onto history; the serialized state goes on
+   variables, subscriptions, timer jobs — and onto history, and the instance and task
+   events for listeners are derived (`runtime_events`); the serialized state goes on
    the root row in the same transaction. Nothing here commits: the unit of work does.
 
 Every row written takes the instance's tenant (C6, C7), never one from the request.
@@ -48,7 +49,7 @@ from app.models.runtime import (
     Task,
     Variable,
 )
-from app.services import engine, incidents, workflow_views
+from app.services import engine, incidents, runtime_events, workflow_views
 from app.services.definitions import definition_xml, event_start_definitions, resolve_reference
 from app.services.engine import ActivityAttributes, ModelError, ProcessModel
 from app.services.variables import TypedValue, infer, parse_variable
@@ -421,6 +422,7 @@ async def store(session: AsyncSession, tree: Tree, *, depth: int = 0) -> Snapsho
     await _store_waits(session, tree, view)
     await _store_activities(session, tree, view, now)
     _store_decisions(session, tree, view)
+    runtime_events.emit_tree_events(session, tree, view)
     # Ended instances go last: their rows (and, by cascade, their tasks ...) must still be
     # there while the steps above end the tasks' history.
     for row in ended:

@@ -7,14 +7,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from sqlalchemy import Select, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.filters import TenantSelector, uuid_in, uuid_or_none, where_equal
 from app.core.pagination import Page, Sorting, count_rows
-from app.models.runtime import ExternalTask, Incident, Job
+from app.models.runtime import Incident
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,13 +75,30 @@ async def count_incidents(session: AsyncSession, *, filters: IncidentFilter) -> 
 
 FAILED_JOB: Final = "failedJob"  # Camunda's incident types
 FAILED_EXTERNAL_TASK: Final = "failedExternalTask"
+FAILED_JOB_RUN: Final = "failedJobRun"  # Tessera's: a run of a job definition (`/jobs`)
+
+
+class FailedWork(Protocol):
+    """What an incident records of the work that failed (a process job, an external task,
+    a job run, which belongs to no instance)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def tenant_id(self) -> str: ...
+    @property
+    def process_instance_id(self) -> uuid.UUID | None: ...
+    @property
+    def process_definition_id(self) -> str | None: ...
+    @property
+    def activity_id(self) -> str | None: ...
 
 
 async def open_incident(
-    session: AsyncSession, work: Job | ExternalTask, incident_type: str, message: str | None
+    session: AsyncSession, work: FailedWork, incident_type: str, message: str | None
 ) -> None:
-    """An incident for failed `work` (a job or an external task) of an instance, in its
-    tenant, unless one is open for it already (its id is the configuration)."""
+    """An incident for failed `work`, in its tenant, unless one is open for it already (its
+    id is the configuration)."""
     found = await session.scalar(
         select(Incident.id).where(
             Incident.incident_type == incident_type, Incident.configuration == str(work.id)

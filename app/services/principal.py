@@ -81,7 +81,7 @@ async def authenticate(
 
 def _principal_statement() -> Select[Any]:
     """User id, principal version, group ids and tenant ids (direct and through groups) in
-    one query, for a user at one token generation. Built once at import."""
+    one query, for a user (`_PRINCIPAL` adds the token generation). Built once at import."""
     user_id = bindparam("user_id", type_=String)
     groups = select(func.array_agg(GroupMembership.group_id)).where(
         GroupMembership.user_id == user_id
@@ -96,10 +96,11 @@ def _principal_statement() -> Select[Any]:
     tenants = select(func.array_agg(tenant_ids.c.tenant_id))
     return select(
         User.id, User.principal_version, groups.scalar_subquery(), tenants.scalar_subquery()
-    ).where(User.id == user_id, User.token_generation == bindparam("generation", type_=Uuid))
+    ).where(User.id == user_id)
 
 
-_PRINCIPAL = _principal_statement()
+_MEMBERSHIPS = _principal_statement()
+_PRINCIPAL = _MEMBERSHIPS.where(User.token_generation == bindparam("generation", type_=Uuid))
 
 
 async def load_principal(
@@ -121,3 +122,15 @@ async def load_principal(
         generation=generation,
         version=row[1],
     )
+
+
+async def may_act_in_tenant(
+    session: AsyncSession, user_id: str, tenant_id: str, *, admin_groups: Sequence[str]
+) -> bool:
+    """G2: background work on behalf of `user_id` in `tenant_id` may run only while the user
+    exists and is a member of the tenant (directly or through a group) or an admin — read
+    now, when the work runs, not when it was scheduled."""
+    row = (await session.execute(_MEMBERSHIPS, {"user_id": user_id})).one_or_none()
+    if row is None:
+        return False
+    return tenant_id in (row[3] or ()) or bool(set(row[2] or ()) & set(admin_groups))

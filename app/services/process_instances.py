@@ -36,7 +36,7 @@ from app.core.pagination import Page, Sorting, count_rows
 from app.core.tenancy import runtime_tenant
 from app.models.repository import ProcessDefinition
 from app.models.runtime import ExternalTask, ProcessInstance, Task, Variable
-from app.services import engine, execution, workflow_views
+from app.services import engine, execution, runtime_events, workflow_views
 from app.services.definitions import get_definition, resolve_effective
 from app.services.variables import TypedValue
 
@@ -212,6 +212,7 @@ async def delete_instance(session: AsyncSession, instance_id: str, *, reason: st
     root = tree.root
     instances = await execution.tree_instance_ids(session, tree)
     await execution.terminate_history(session, instances, reason=reason)
+    runtime_events.instances_deleted(session, tree, instances, reason=reason)
     await session.delete(root)
 
 

@@ -24,17 +24,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, exists, or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import BadRequest, Conflict, NotFound
 from app.core.filters import TenantSelector, refuse_both, uuid_in, uuid_or_none, where_equal
 from app.core.pagination import Page, Sorting, count_rows
-from app.models.identity import GroupMembership, TenantGroupMembership, TenantUserMembership
 from app.models.repository import ProcessDefinition
 from app.models.runtime import Job
 from app.services import engine, execution, incidents
 from app.services.incidents import FAILED_JOB
+from app.services.principal import may_act_in_tenant
 
 # --------------------------------------------------------------------------- queries
 
@@ -174,28 +174,13 @@ async def _run_locked(session: AsyncSession, job_id: uuid.UUID, *, due_only: boo
 async def acting_user_may_run(
     session: AsyncSession, job: Job, *, admin_groups: Sequence[str]
 ) -> bool:
-    """G2: the user on whose behalf the job runs is still a member of its tenant (directly
-    or through a group), or an admin. A job without an acting user runs as the tenant."""
+    """G2: the user on whose behalf the job runs may still act in its tenant. A job without
+    an acting user runs as the tenant."""
     if job.acting_user is None:
         return True
-    groups = select(GroupMembership.group_id).where(GroupMembership.user_id == job.acting_user)
-    member = await session.scalar(
-        select(
-            exists().where(
-                TenantUserMembership.tenant_id == job.tenant_id,
-                TenantUserMembership.user_id == job.acting_user,
-            )
-            | exists().where(
-                TenantGroupMembership.tenant_id == job.tenant_id,
-                TenantGroupMembership.group_id.in_(groups),
-            )
-            | exists().where(
-                GroupMembership.user_id == job.acting_user,
-                GroupMembership.group_id.in_(list(admin_groups)),
-            )
-        )
+    return await may_act_in_tenant(
+        session, job.acting_user, job.tenant_id, admin_groups=admin_groups
     )
-    return bool(member)
 
 
 async def record_failure(

@@ -28,6 +28,7 @@ from app.core.tenancy import (
     sees_everything,
 )
 from app.models.identity import GroupMembership, Tenant, TenantGroupMembership, TenantUserMembership
+from app.services import outbox
 from app.services.groups import get_group
 from app.services.users import get_user
 
@@ -140,36 +141,50 @@ async def add_user_member(session: AsyncSession, tenant_id: str, user_id: str) -
     require_platform_manager(session)
     await get_tenant(session, tenant_id)
     await get_user(session, user_id)
-    await session.merge(TenantUserMembership(tenant_id=tenant_id, user_id=user_id))
-    await session.flush()
+    if await session.get(TenantUserMembership, (tenant_id, user_id)) is None:
+        session.add(TenantUserMembership(tenant_id=tenant_id, user_id=user_id))
+        await session.flush()
+        _emit(session, "tenant-membership.created", tenant_id, userId=user_id)
 
 
 async def remove_user_member(session: AsyncSession, tenant_id: str, user_id: str) -> None:
     require_platform_manager(session)
     await get_tenant(session, tenant_id)
     await get_user(session, user_id)
-    await session.execute(
+    removed = await session.execute(
         delete(TenantUserMembership).where(
             TenantUserMembership.tenant_id == tenant_id, TenantUserMembership.user_id == user_id
         )
     )
+    if removed.rowcount:  # type: ignore[attr-defined]
+        _emit(session, "tenant-membership.deleted", tenant_id, userId=user_id)
 
 
 async def add_group_member(session: AsyncSession, tenant_id: str, group_id: str) -> None:
     require_platform_manager(session)
     await get_tenant(session, tenant_id)
     await get_group(session, group_id)
-    await session.merge(TenantGroupMembership(tenant_id=tenant_id, group_id=group_id))
-    await session.flush()
+    if await session.get(TenantGroupMembership, (tenant_id, group_id)) is None:
+        session.add(TenantGroupMembership(tenant_id=tenant_id, group_id=group_id))
+        await session.flush()
+        _emit(session, "tenant-membership.created", tenant_id, groupId=group_id)
 
 
 async def remove_group_member(session: AsyncSession, tenant_id: str, group_id: str) -> None:
     require_platform_manager(session)
     await get_tenant(session, tenant_id)
     await get_group(session, group_id)
-    await session.execute(
+    removed = await session.execute(
         delete(TenantGroupMembership).where(
             TenantGroupMembership.tenant_id == tenant_id,
             TenantGroupMembership.group_id == group_id,
         )
     )
+    if removed.rowcount:  # type: ignore[attr-defined]
+        _emit(session, "tenant-membership.deleted", tenant_id, groupId=group_id)
+
+
+def _emit(session: AsyncSession, event_type: str, tenant_id: str, **member: str) -> None:
+    """Only for an actual change: adding a member twice or removing a non-member is a
+    no-op (Camunda's rule), and so emits nothing."""
+    outbox.emit(session, event_type, tenant_id=tenant_id, payload={"tenantId": tenant_id, **member})

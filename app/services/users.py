@@ -28,6 +28,7 @@ from app.core.tenancy import (
     sees_everything,
 )
 from app.models.identity import Group, GroupMembership, TenantUserMembership, User
+from app.services import outbox
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +143,13 @@ async def create_user(
     )
     session.add(user)
     await session.flush()
+    _emit(session, "user.created", user_id)
     return user
+
+
+def _emit(session: AsyncSession, event_type: str, user_id: str) -> None:
+    """Users belong to no tenant: their events are in the system space."""
+    outbox.emit(session, event_type, tenant_id=None, payload={"userId": user_id})
 
 
 async def update_profile(
@@ -186,6 +193,7 @@ async def delete_user(session: AsyncSession, user_id: str) -> None:
     require_platform_manager(session)
     await session.delete(await get_user(session, user_id))
     await session.flush()
+    _emit(session, "user.deleted", user_id)
 
 
 # --------------------------------------------------------------------------- first admin
@@ -209,6 +217,7 @@ async def ensure_admin(
     await session.flush()
     session.add(GroupMembership(group_id=admin_group, user_id=user_id))
     await session.flush()
+    _emit(session, "user.created", user_id)
     return True
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -13,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.config import Settings
 from app.main import create_app
+from app.models import JobRun
 from app.worker import heartbeat
 from tests.api.conftest import Headers, Seed, assert_problem, member, open_client
-from tests.conftest import make_settings
+from tests.conftest import add_tenants, make_settings
 
 _ASSET = re.compile(r"""<(?:script|link)\b[^>]*?\b(?:src|href)=["']([^"']+)["']""", re.I)
 
@@ -35,14 +37,42 @@ async def test_ready_checks_database_and_redis(client: httpx.AsyncClient) -> Non
 async def test_ready_reports_the_workers_last_heartbeat(
     client: httpx.AsyncClient, settings: Settings
 ) -> None:
-    assert (await client.get("/ready")).json()["worker"] == {"lastHeartbeat": None}
+    assert (await client.get("/ready")).json()["worker"] == {
+        "lastHeartbeat": None,
+        "alive": False,
+        "oldestDueWork": None,
+        "lagSeconds": 0.0,
+    }
     redis = Redis.from_url(settings.redis_url)
     try:
         await heartbeat({"redis": redis})
     finally:
         await redis.aclose()
-    beat = (await client.get("/ready")).json()["worker"]["lastHeartbeat"]
-    assert isinstance(beat, int) and abs(beat - time.time()) < 60
+    worker = (await client.get("/ready")).json()["worker"]
+    assert isinstance(worker["lastHeartbeat"], int) and worker["alive"] is True
+    assert abs(worker["lastHeartbeat"] - time.time()) < 60
+
+
+async def test_ready_shows_how_far_behind_background_work_is(
+    client: httpx.AsyncClient, seed: Seed
+) -> None:
+    """A run due a minute ago that no worker has done: the backlog is a minute old."""
+    async with seed() as session:
+        await add_tenants(session, "T1")
+        due = datetime.now(UTC) - timedelta(minutes=1)
+        session.add(
+            JobRun(
+                tenant_id="T1",
+                job_key="k",
+                handler="noop",
+                trigger="manual",
+                scheduled_for=due,
+                due_at=due,
+            )
+        )
+    worker = (await client.get("/ready")).json()["worker"]
+    assert datetime.fromisoformat(worker["oldestDueWork"]) == due
+    assert 60 <= worker["lagSeconds"] < 120
 
 
 async def test_ready_is_503_when_redis_does_not_answer(engine: AsyncEngine) -> None:

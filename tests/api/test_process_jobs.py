@@ -3,21 +3,17 @@ in the instance's tenant as its starter (G2), retries and incidents, the sweeper
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import httpx
-from arq import create_pool
-from arq.connections import RedisSettings
-from arq.worker import Worker
 from redis.asyncio import Redis
 from sqlalchemy import delete
 
-from app import worker as worker_module
 from app.core.config import Settings
 from app.models import TenantGroupMembership, TenantUserMembership
 from tests.api.conftest import Headers, Seed, TenantMember, assert_problem, ids
 from tests.api.runtime_fixtures import deploy_model, process, start
+from tests.api.worker_fixtures import run_worker, sweep_once
 
 PAST = "2020-01-01T00:00:00Z"
 FUTURE = "2999-01-01T00:00:00Z"
@@ -63,27 +59,6 @@ def async_script(key: str, script: str, retry_cycle: str = "") -> bytes:
     <bpmn:endEvent id="end" />
 """,
     )
-
-
-async def run_worker(settings: Settings) -> int:
-    """An arq worker of the app's WorkerSettings, in burst mode: runs what is queued, stops."""
-    worker = Worker(
-        functions=worker_module.WorkerSettings.functions,
-        on_startup=worker_module.startup,
-        on_shutdown=worker_module.shutdown,
-        redis_settings=RedisSettings.from_dsn(settings.redis_url),
-        burst=True,
-        poll_delay=0.05,
-        keep_result=0,
-        handle_signals=False,
-    )
-    try:
-        await worker.main()  # burst: returns once the queue is empty
-    finally:
-        with warnings.catch_warnings():  # arq 0.26 closes its pool with redis' old close()
-            warnings.simplefilter("ignore", DeprecationWarning)
-            await worker.close()
-    return worker.jobs_complete
 
 
 async def _make_due(client: httpx.AsyncClient, headers: Headers) -> str:
@@ -193,14 +168,7 @@ async def test_the_sweeper_enqueues_what_redis_lost(
     await redis.aclose()
     assert await run_worker(settings) == 0
     assert await ids(client, "/task", admin, taskDefinitionKey="after") == []
-    ctx: dict[str, Any] = {}
-    ctx["redis"] = await create_pool(RedisSettings.from_dsn(settings.redis_url))
-    await worker_module.startup(ctx)
-    try:
-        assert await worker_module.sweep(ctx) == 1
-    finally:
-        await worker_module.shutdown(ctx)
-        await ctx["redis"].aclose()
+    assert await sweep_once(settings) == 1
     await run_worker(settings)
     assert len(await ids(client, "/task", admin, taskDefinitionKey="after")) == 1
 

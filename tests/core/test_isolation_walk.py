@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -32,6 +33,11 @@ from app.models import (
     HistoricVariable,
     Incident,
     Job,
+    JobDefinition,
+    JobRun,
+    Listener,
+    ListenerDelivery,
+    OutboxEvent,
     ProcessDefinition,
     ProcessInstance,
     Task,
@@ -209,6 +215,59 @@ async def _external_task(session: AsyncSession, tenant_id: str, **values: Any) -
     return task
 
 
+async def _job_definition(session: AsyncSession, tenant_id: str, **values: Any) -> JobDefinition:
+    definition = JobDefinition(tenant_id=tenant_id, key=f"walk-{uuid.uuid4()}", handler="noop")
+    session.add(definition)
+    await session.flush()
+    return definition
+
+
+async def _job_run(session: AsyncSession, tenant_id: str, **values: Any) -> JobRun:
+    now = datetime.now(UTC)
+    run = JobRun(
+        tenant_id=tenant_id,
+        job_key="walk",
+        handler="noop",
+        trigger="manual",
+        scheduled_for=now,
+        due_at=now,
+    )
+    session.add(run)
+    await session.flush()
+    return run
+
+
+async def _listener(session: AsyncSession, tenant_id: str, **values: Any) -> Listener:
+    listener = Listener(
+        tenant_id=tenant_id,
+        event_types=["*"],
+        action="start-process",
+        target={"processDefinitionKey": "walk"},
+    )
+    session.add(listener)
+    await session.flush()
+    return listener
+
+
+async def _event(session: AsyncSession, tenant_id: str, **values: Any) -> OutboxEvent:
+    event = OutboxEvent(tenant_id=tenant_id, event_type="task.created", payload={})
+    session.add(event)
+    await session.flush()
+    return event
+
+
+async def _delivery(session: AsyncSession, tenant_id: str, **values: Any) -> ListenerDelivery:
+    delivery = ListenerDelivery(
+        tenant_id=tenant_id,
+        listener_id=values.get("listener_id") or (await _listener(session, tenant_id)).id,
+        event_id=values.get("event_id") or (await _event(session, tenant_id)).id,
+        due_at=datetime.now(UTC),
+    )
+    session.add(delivery)
+    await session.flush()
+    return delivery
+
+
 _RUNTIME_CHILDREN: dict[type[Any], dict[str, Any]] = {
     Variable: {"name": "walk", "type": "String", "value": "walk"},
     EventSubscription: {"id": uuid.uuid4, "event_type": "message", "activity_id": "walk"},
@@ -256,6 +315,11 @@ FACTORIES: dict[type[Any], Factory] = {
     ProcessInstance: _instance,
     Task: _task,
     ExternalTask: _external_task,
+    JobDefinition: _job_definition,
+    JobRun: _job_run,
+    Listener: _listener,
+    OutboxEvent: _event,
+    ListenerDelivery: _delivery,
     HistoricProcessInstance: _historic_instance,
     HistoricDecisionInstance: _decision_instance,
     **{m: _child_factory(m, _instance, **c) for m, c in _RUNTIME_CHILDREN.items()},
