@@ -95,7 +95,14 @@ FEW_TENANTS = 20
 POLL_DB, POLL_REDIS, POLL_LONE = 0.05, 0.005, 0.01  # seconds between completion checks
 TARGETS = {
     "fan-out": Target("<=", 10_000, unit=" ms"),
-    "many": Target(">=", 0.70),
+    "many": Target(
+        ">=",
+        0.70,
+        known_miss=(
+            "one run per tenant: every run is a slice (an arq job) and a tenant-context "
+            "transaction of its own, ~3 ms of worker CPU against raw arq's 0.5 ms no-op"
+        ),
+    ),
     "few": Target(">=", 0.70),
     "fairness": Target("<=", 5_000, unit=" ms"),
 }

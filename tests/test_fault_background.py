@@ -19,7 +19,7 @@ SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "fault_background.
 
 @pytest.mark.timeout(300)
 async def test_killed_workers_a_flushed_redis_and_dropped_connections_lose_no_work(
-    engine: AsyncEngine,  # the schema is migrated
+    engine: AsyncEngine,  # the schema is migrated; the suite's pool of the application role
 ) -> None:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -32,6 +32,9 @@ async def test_killed_workers_a_flushed_redis_and_dropped_connections_lose_no_wo
         env=dict(os.environ),
     )
     output, _ = await process.communicate()
+    # The script terminated every connection of the application role, this suite's pooled
+    # ones too: the tests after this one start from a fresh pool.
+    await engine.dispose()
     report = output.decode()
     assert process.returncode == 0, report
     assert "exactly once in effect: yes" in report, report

@@ -72,11 +72,13 @@ class JobRun(TenantOwned, Base):
             "scheduled_for",
             unique=True,
         ),
-        # Acquisition: a tenant's due runs, oldest first.
+        # Acquisition: a tenant's due runs, oldest first (the claim's whole ORDER BY, so a
+        # backlog of 100,000 is not sorted for every claim).
         Index(
             "ix_job_runs_pending_due",
             "tenant_id",
             "due_at",
+            "id",
             postgresql_where="status = 'pending'",
         ),
         Index("ix_job_runs_tenant_id_job_key", "tenant_id", "job_key", "created_at"),
@@ -157,6 +159,9 @@ class OutboxEvent(Shareable, Base):
     event_type: Mapped[str] = mapped_column(String(64))
     # The user whose action caused the event (listeners act on their behalf, G2).
     actor: Mapped[str | None] = mapped_column(_USER)
+    # How many listener actions led to this event (0: a change a user or a job made). An
+    # event at `outbox.MAX_CHAIN` triggers no further action: listeners cannot loop.
+    chain: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     dispatched_at: Mapped[datetime | None] = mapped_column()

@@ -172,7 +172,7 @@ async def _correlate_message(attempt: Attempt) -> None:
 
 # The actions a listener may name, with the target each one needs (checked on save).
 ACTIONS: Final[dict[str, ActionSpec]] = {
-    "webhook": ActionSpec(WebhookTarget, _webhook, acts_in_tenant=False),
+    outbox.WEBHOOK: ActionSpec(WebhookTarget, _webhook, acts_in_tenant=False),
     "start-process": ActionSpec(StartProcessTarget, _start_process, acts_in_tenant=True),
     "correlate-message": ActionSpec(
         CorrelateMessageTarget, _correlate_message, acts_in_tenant=True
@@ -269,7 +269,8 @@ async def _act(attempt: Attempt) -> int | None:
     # A savepoint inside the tenant context: a failing action leaves nothing behind but
     # its recorded failure (and the savepoint is gone before the context is restored).
     async with acting_for(session, event.tenant_id, user_id=event.actor), session.begin_nested():
-        return await spec.run(attempt)
+        with outbox.caused_by(session, event):
+            return await spec.run(attempt)
 
 
 def _failed(

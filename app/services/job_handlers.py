@@ -42,6 +42,9 @@ class Handler:
     description: str
     parameters: type[BaseModel]
     run: Run
+    # False: the handler writes nothing to the database, so runs of it can share one
+    # transaction (app.services.job_runs); its effects elsewhere happen at least once.
+    writes_database: bool
     # More checks on save than the schema can say (who may set what, a URL's target).
     check: Check | None = None
 
@@ -125,28 +128,32 @@ async def _http_call(
 HANDLERS: dict[str, Handler] = {
     handler.name: handler
     for handler in (
-        Handler("noop", "Does nothing: for checking a schedule.", NoParameters, _noop),
+        Handler("noop", "Does nothing: for checking a schedule.", NoParameters, _noop, False),
         Handler(
             "process.start",
             "Starts the tenant's effective process definition of a key.",
             StartProcessParameters,
             _start_process,
+            True,
         ),
         Handler(
             "decision.evaluate",
             "Evaluates the tenant's effective decision definition of a key.",
             EvaluateDecisionParameters,
             _evaluate_decision,
+            True,
         ),
         Handler(
             "http.call",
             "POSTs a JSON body to an HTTP(S) endpoint of the tenant's (public addresses only).",
             HttpCallParameters,
             _http_call,
+            False,
             _check_http_call,
         ),
     )
 }
+DATABASE_FREE = frozenset(name for name, handler in HANDLERS.items() if not handler.writes_database)
 
 
 def get_handler(name: str) -> Handler:

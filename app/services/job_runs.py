@@ -148,6 +148,21 @@ class _HandlerFailed(Exception):
         self.run_id, self.acting_user, self.error = run_id, acting_user, error
 
 
+@dataclass(slots=True)
+class _Slice:
+    """What one slice knows while it runs: its tenant, limits and what it has done."""
+
+    tenant_id: str
+    admin_groups: Sequence[str]
+    backoff_seconds: float
+    deadline: float
+    allowed: dict[str, bool] = field(default_factory=dict)  # one membership read per user
+    attempted: list[uuid.UUID] = field(default_factory=list)  # not again in this slice
+
+    def out_of_time(self) -> bool:
+        return time.monotonic() > self.deadline
+
+
 async def run_slice(
     work: Work,
     tenant_id: str,
@@ -157,94 +172,130 @@ async def run_slice(
     backoff_seconds: float,
     time_budget_seconds: float,
 ) -> SliceOutcome:
-    """Up to `size` due runs of one tenant, oldest first, each in its own unit of work;
-    past `time_budget_seconds` the rest waits for the next slice (slow handlers must not
-    run into the arq job's timeout)."""
-    deadline = time.monotonic() + time_budget_seconds
+    """Up to `size` due runs of one tenant, oldest first; past `time_budget_seconds` the
+    rest waits for the next slice (slow handlers must not run into the arq job's timeout).
+
+    A run whose handler writes to the database gets a unit of work of its own (its writes
+    and its outcome commit together). Runs of handlers that write nothing (`noop`,
+    `http.call`) that are due are done together in the unit of work of the first: nothing
+    of theirs is rolled back on a failure, so one transaction can record them all."""
+    current = _Slice(
+        tenant_id, admin_groups, backoff_seconds, time.monotonic() + time_budget_seconds
+    )
     outcome = SliceOutcome()
-    allowed: dict[str, bool] = {}  # one membership read per user and slice
-    attempted: list[uuid.UUID] = []  # a run failed here waits for its retry, not this slice
-    for _ in range(size):
-        if time.monotonic() > deadline:
+    while len(current.attempted) < size:
+        if current.out_of_time():
             outcome.more = True
             return outcome
         try:
-            run = await _run_next(work, tenant_id, allowed, admin_groups, attempted)
+            done, last = await _run_next(work, current, size - len(current.attempted))
         except _HandlerFailed as failure:
-            run = await _record_handler_failure(work, tenant_id, failure, backoff_seconds)
+            done, last = [await _record_handler_failure(work, current, failure)], False
         except Exception:  # the database went away mid-run: rolled back, still pending
             logger.exception("a job run of tenant %s could not be recorded", tenant_id)
             outcome.more = True
             return outcome
-        if run is None:
-            return outcome  # nothing due any more
-        attempted.append(run.id)
-        outcome.count(run)
+        for run in done:
+            current.attempted.append(run.id)
+            outcome.count(run)
+        if last:
+            return outcome  # nothing else due (but what other workers hold)
     outcome.more = True
     return outcome
 
 
-async def _run_next(
-    work: Work,
-    tenant_id: str,
-    allowed: dict[str, bool],
-    admin_groups: Sequence[str],
-    attempted: Sequence[uuid.UUID],
-) -> JobRun | None:
-    """Lock the tenant's oldest due run and run it, in one unit of work; None when none is
-    due. The unit of work starts as the tenant and continues as the run's acting user."""
-    async with work(TenancyContext.for_tenant(tenant_id, user_id=None)) as session:
-        run = await session.scalar(
-            select(JobRun)
-            .where(JobRun.status == PENDING, JobRun.due_at <= func.now())
-            .where(JobRun.id.notin_(attempted))
-            .order_by(JobRun.due_at, JobRun.id)
-            .limit(1)
-            .with_for_update(skip_locked=True)
+async def _run_next(work: Work, current: _Slice, room: int) -> tuple[list[JobRun], bool]:
+    """Lock the tenant's oldest due run and run it in one unit of work — with the next
+    due runs of database-free handlers if it is one. Returns the runs done, and whether
+    nothing else was due (the claim locks two rows to know it without another query). The
+    unit of work starts as the tenant and acts for each run's user in turn."""
+    async with work(TenancyContext.for_tenant(current.tenant_id, user_id=None)) as session:
+        claimed = await _claim(session, current.attempted, 2)
+        if not claimed:
+            return [], True
+        first, last = claimed[0], len(claimed) < 2
+        if first.handler not in job_handlers.DATABASE_FREE:  # (an unknown one fails in _run)
+            await _run(session, current, first, in_place=False)
+            return [first], last
+        more = (
+            []
+            if last
+            else await _claim(session, [*current.attempted, first.id], room - 1, database_free=True)
         )
-        if run is None:
-            return None
-        act_as(session, run.acting_user)
-        user = run.acting_user
-        if user is not None and user not in allowed:
-            allowed[user] = await may_act_in_tenant(
-                session, user, tenant_id, admin_groups=admin_groups
-            )
-        run.started_at = run.started_at or datetime.now(UTC)
-        if user is not None and not allowed[user]:  # G2: retrying cannot make them a member
-            refusal = f"user '{user}' may no longer act in tenant '{tenant_id}'"
-            await _record_failure(session, run, refusal, final=True, backoff_seconds=0)
-            return run
-        try:
-            handler = job_handlers.get_handler(run.handler)
-            result = await handler.run(
-                session, run, job_handlers.parse_parameters(handler, run.parameters)
-            )
-            await session.flush()  # the handler's own writes fail here, inside the attempt
-        except Exception as exc:
+        done: list[JobRun] = []
+        for run in [first, *more]:
+            if current.out_of_time():
+                return done, False  # the rest stays pending, unlocked at the commit
+            await _run(session, current, run, in_place=True)
+            done.append(run)
+        return done, last
+
+
+async def _claim(
+    session: AsyncSession, skip: Sequence[uuid.UUID], limit: int, *, database_free: bool = False
+) -> Sequence[JobRun]:
+    statement = (
+        select(JobRun)
+        .where(JobRun.status == PENDING, JobRun.due_at <= func.now())
+        .order_by(JobRun.due_at, JobRun.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    if skip:
+        statement = statement.where(JobRun.id.notin_(skip))
+    if database_free:
+        statement = statement.where(JobRun.handler.in_(job_handlers.DATABASE_FREE))
+    return (await session.scalars(statement)).all() if limit > 0 else []
+
+
+async def _run(session: AsyncSession, current: _Slice, run: JobRun, *, in_place: bool) -> None:
+    """One run, as its acting user after the G2 check. A handler's failure is recorded
+    here (`in_place`: it wrote nothing) or raised to be recorded in a unit of work of its
+    own once this one rolled back."""
+    act_as(session, run.acting_user)
+    user = run.acting_user
+    if user is not None and user not in current.allowed:
+        current.allowed[user] = await may_act_in_tenant(
+            session, user, current.tenant_id, admin_groups=current.admin_groups
+        )
+    run.started_at = run.started_at or datetime.now(UTC)
+    if user is not None and not current.allowed[user]:  # retrying cannot make them a member
+        refusal = f"user '{user}' may no longer act in tenant '{current.tenant_id}'"
+        await _record_failure(session, run, refusal, final=True, backoff_seconds=0)
+        return
+    try:
+        handler = job_handlers.get_handler(run.handler)
+        result = await handler.run(
+            session, run, job_handlers.parse_parameters(handler, run.parameters)
+        )
+        await session.flush()  # the handler's own writes fail here, inside the attempt
+    except Exception as exc:
+        if not in_place:
             raise _HandlerFailed(run.id, user, _describe(exc)) from exc
-        run.status = SUCCEEDED
-        run.attempts += 1
-        run.result = result
-        run.error = None
-        run.finished_at = datetime.now(UTC)
-        return run
+        await _record_failure(
+            session, run, _describe(exc), final=False, backoff_seconds=current.backoff_seconds
+        )
+        return
+    run.status = SUCCEEDED
+    run.attempts += 1
+    run.result = result
+    run.error = None
+    run.finished_at = datetime.now(UTC)
 
 
-async def _record_handler_failure(
-    work: Work, tenant_id: str, failure: _HandlerFailed, backoff_seconds: float
-) -> JobRun | None:
+async def _record_handler_failure(work: Work, current: _Slice, failure: _HandlerFailed) -> JobRun:
     """The failed attempt, in a unit of work of its own (the handler's writes are gone)."""
-    context = TenancyContext.for_tenant(tenant_id, user_id=failure.acting_user)
+    context = TenancyContext.for_tenant(current.tenant_id, user_id=failure.acting_user)
     async with work(context) as session:
         run = await session.scalar(
             select(JobRun).where(JobRun.id == failure.run_id).with_for_update()
         )
-        if run is None or run.status != PENDING:
+        assert run is not None  # runs are never deleted, only finished or cancelled
+        if run.status != PENDING:
             return run
         run.started_at = run.started_at or datetime.now(UTC)
         await _record_failure(
-            session, run, failure.error, final=False, backoff_seconds=backoff_seconds
+            session, run, failure.error, final=False, backoff_seconds=current.backoff_seconds
         )
         return run
 

@@ -22,7 +22,8 @@ and listeners are checked against it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -68,15 +69,33 @@ def pattern_matches(pattern: str, event_type: str) -> bool:
 
 
 def hears(listener: Listener, event: OutboxEvent) -> bool:
-    """G5: a tenant's listener hears its tenant's events; a system listener every event."""
+    """G5: a tenant's listener hears its tenant's events; a system listener every event.
+    An event that a chain of `MAX_CHAIN` listener actions caused reaches webhooks only
+    (a listener starting the process whose start it hears would otherwise never stop)."""
     if listener.tenant_id is not None and listener.tenant_id != event.tenant_id:
         return False
+    if event.chain >= MAX_CHAIN and listener.action != WEBHOOK:
+        return False
     return any(pattern_matches(p, event.event_type) for p in listener.event_types)
+
+
+@contextmanager
+def caused_by(session: AsyncSession, event: OutboxEvent) -> Iterator[None]:
+    """Events emitted inside the block are one link further down `event`'s chain."""
+    previous = session.info.get(_CHAIN, 0)
+    session.info[_CHAIN] = event.chain + 1
+    try:
+        yield
+    finally:
+        session.info[_CHAIN] = previous
 
 
 # --------------------------------------------------------------------------- emitting
 
 DISPATCH: Final = "dispatch_events"
+WEBHOOK: Final = "webhook"  # the action that reports, and so causes no further event
+MAX_CHAIN: Final = 3
+_CHAIN: Final = "tessera.event_chain"
 DELIVER: Final = "deliver_events"
 _WOKEN: Final = "tessera.outbox_woken"
 
@@ -92,6 +111,7 @@ def emit(
         event_type=event_type,
         tenant_id=tenant_id,
         actor=current_context(session).user_id,
+        chain=session.info.get(_CHAIN, 0),
         payload=payload,
     )
     session.add(event)

@@ -120,6 +120,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("event_type", sa.String(length=64), nullable=False),
         sa.Column("actor", sa.String(length=64), nullable=True),
+        sa.Column("chain", sa.SmallInteger(), server_default="0", nullable=False),
         sa.Column("payload", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column(
             "created_at",
@@ -187,7 +188,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_job_runs_pending_due",
         "job_runs",
-        ["tenant_id", "due_at"],
+        ["tenant_id", "due_at", "id"],
         unique=False,
         postgresql_where="status = 'pending'",
     )

@@ -586,3 +586,31 @@ async def test_an_http_call_job_posts_its_body_with_the_run_id_and_retries_a_fai
         assert (run["status"], run["attempts"], run["result"]) == ("succeeded", 2, {"status": 200})
     assert [body for _, body in _Receiver.calls] == [{"hello": "T1"}, {"hello": "T1"}]
     assert {headers["Tessera-Run-Id"] for headers, _ in _Receiver.calls} == {run["id"]}
+
+
+async def test_runs_that_write_nothing_fail_one_by_one_within_one_slice(
+    admin: Headers, tenant_a: TenantMember, receiver: str, seed: Seed
+) -> None:
+    """noop, a failing http.call, noop of one tenant: done in one unit of work, each with
+    its own outcome (the failure rolls nothing of the others back: they share one unit of
+    work, app.services.job_runs)."""
+    settings = quick_retries()
+    _Receiver.status = 500
+    async with open_client(settings) as (_, client):
+        await create_job(client, tenant_a.headers, "quiet", tenantId="T1", handler="noop")
+        await create_job(
+            client,
+            admin,
+            "ping",
+            tenantId="T1",
+            handler="http.call",
+            parameters={"url": receiver, "allowPrivateNetwork": True},
+        )
+        for key in ("quiet", "ping", "quiet"):
+            await trigger(client, tenant_a.headers, key)
+        await run_worker(settings, max_burst_jobs=1)
+        statuses = sorted((r["jobKey"], r["status"]) for r in await runs(client, admin, "quiet"))
+        assert statuses == [("quiet", "succeeded"), ("quiet", "succeeded")]
+        [ping] = await runs(client, admin, "ping")
+        assert (ping["status"], ping["attempts"]) == ("pending", 1)
+        assert "answered HTTP 500" in ping["error"]

@@ -27,9 +27,10 @@ from app.models import (
     TenantGroupMembership,
     TenantUserMembership,
 )
+from app.services import outbox
 from tests.api.conftest import Headers, Seed, TenantMember, assert_problem, table_rows
 from tests.api.runtime_fixtures import deploy_model, one_task, process, start
-from tests.api.worker_fixtures import run_worker, sweep_once
+from tests.api.worker_fixtures import drain, run_worker, sweep_once
 
 # --------------------------------------------------------------------------- the receiver
 
@@ -337,6 +338,28 @@ def _ends_at_once(key: str) -> bytes:
     <bpmn:endEvent id="end" />
 """,
     )
+
+
+async def test_a_listener_that_starts_what_it_hears_stops_after_a_chain_of_three(
+    client: httpx.AsyncClient, admin: Headers, tenant_a: TenantMember, settings: Settings
+) -> None:
+    """Starting `loop` emits process-instance.started, which starts `loop` ... The event of
+    the third start by a listener reaches no acting listener: 1 + 3 instances, not forever."""
+    await deploy_model(client, admin, {"l.bpmn": one_task("loop")}, tenant="T1")
+    await create(
+        client,
+        tenant_a.headers,
+        tenantId="T1",
+        eventTypes=["process-instance.started"],
+        action="start-process",
+        target={"processDefinitionKey": "loop"},
+    )
+    await start(client, tenant_a.headers, "loop")
+    await drain(settings)
+    started = await client.get(
+        "/history/process-instance", params={"processDefinitionKey": "loop"}, headers=admin
+    )
+    assert len(started.json()) == 1 + outbox.MAX_CHAIN
 
 
 async def test_G2_a_listener_acts_as_the_events_actor_only_while_still_a_member(
